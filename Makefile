@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0
+# cowlab: study Copy-on-Write in Linux 6.12. See README.md.
+#
+#   make run     build everything, boot the guest, run the COW study, report
+#   make test    host unit tests + upstream mm selftests and cowlab tests in
+#                the guest, every feature off and on; ends "N passed, N failed"
+
+SHELL := /bin/bash
+TOP := $(abspath .)
+B := $(TOP)/build
+KSRC := $(B)/linux
+KSRC_VANILLA := $(B)/linux-vanilla
+JOBS ?= $(shell nproc)
+export JOBS
+
+.PHONY: help deps tree tree-vanilla kernel kernel-base kernel-debug kernel-vanilla \
+	selftests bench initramfs run test test-host bench-host guest-smoke export \
+	checkpatch clean distclean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+	@echo "other targets: deps tree kernel kernel-vanilla selftests bench initramfs"
+	@echo "               test-host bench-host guest-smoke export checkpatch clean"
+
+deps:
+	@scripts/deps.sh
+
+tree: deps
+	@scripts/tree.sh
+
+tree-vanilla: deps
+	@scripts/tree.sh --vanilla
+
+kernel: kernel-base kernel-debug
+
+kernel-base: tree
+	@scripts/build-kernel.sh --config base
+
+kernel-debug: tree
+	@scripts/build-kernel.sh --config debug
+
+kernel-vanilla: tree-vanilla
+	@scripts/build-kernel.sh --config base --tree $(KSRC_VANILLA) --out $(B)/obj-vanilla
+
+selftests: tree
+	@scripts/build-selftests.sh
+
+bench: tree
+	@$(MAKE) -s -C userspace-bench KSFT_DIR=$(KSRC)/tools/testing/selftests
+
+initramfs: selftests bench
+	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench
+
+guest-smoke: kernel-base initramfs
+	@scripts/run-guest.sh --plan smoke
+
+run: deps
+	@scripts/study.sh
+
+test: deps
+	@scripts/test.sh
+
+test-host: tree
+	@scripts/test.sh --host-only
+
+bench-host:
+	@$(MAKE) -s -C userspace-bench host
+
+export: tree
+	@scripts/export.sh
+
+checkpatch: tree
+	@scripts/checkpatch.sh
+
+clean:
+	rm -rf $(B)/obj-* $(B)/selftests* $(B)/initramfs* $(B)/runs
+	-@$(MAKE) -s -C userspace-bench clean
+
+distclean:
+	rm -rf $(B) results

@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shell library for cowlab guest plans (busybox sh). Sourced by /init.
+#
+# Top-level KTAP goes to fd 3 (the host's result stream, /dev/ttyS1); the
+# output of every program run by run_prog is nested under it, indented by
+# four spaces, so each program is one KTAP subtest.
+
+KTAP_N=0
+KTAP_FAILED=0
+RESULTS=/tmp/results
+
+ktap_open() {
+	exec 3>/dev/ttyS1 || exec 3>/dev/console
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	mkdir -p "$RESULTS"
+	echo "KTAP version 1" >&3
+	echo "# cowlab guest: $(uname -r), plan=${COWLAB_PLAN:-smoke}, $(nproc) cpus, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)" >&3
+}
+
+# ktap_result STATUS NAME [DIRECTIVE]: STATUS is ok, fail or skip.
+ktap_result() {
+	KTAP_N=$((KTAP_N + 1))
+	case "$1" in
+	ok) echo "ok $KTAP_N $2" >&3 ;;
+	skip) echo "ok $KTAP_N $2 # SKIP ${3:-}" >&3 ;;
+	*) echo "not ok $KTAP_N $2${3:+ # $3}" >&3; KTAP_FAILED=$((KTAP_FAILED + 1)) ;;
+	esac
+	echo "cowlab: [$KTAP_N] $1 $2" >/dev/console
+}
+
+ktap_diag() { echo "# $*" >&3; }
+
+ktap_bail() {
+	echo "Bail out! $*" >&3
+	KTAP_FAILED=$((KTAP_FAILED + 1))
+	ktap_close
+}
+
+# send_file NAME PATH: frame a text file to the host (docs/formats.md §5).
+send_file() {
+	[ -f "$2" ] || { ktap_diag "send_file: $2 missing"; return 1; }
+	echo "@@cowlab-file $1" >&3
+	cat "$2" >&3
+	# make sure the end marker starts a line
+	[ -z "$(tail -c 1 "$2")" ] || echo >&3
+	echo "@@cowlab-end $1" >&3
+}
+
+# run_prog NAME TIMEOUT CMD [ARGS...]: run one program as a KTAP subtest.
+# Exit 0 = ok, 4 (KSFT_SKIP) = skip, anything else (incl. timeout) = not ok.
+run_prog() {
+	name=$1; tmo=$2; shift 2
+	log=$RESULTS/log/$name.log
+	mkdir -p "$(dirname "$log")"
+	echo "# $name: $*" >&3
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	# Stream the program's output live (nested, indented) and keep a copy.
+	{
+		timeout -s KILL "$tmo" "$@" </dev/null 2>&1
+		echo $? >"$log.rc"
+	} | tee "$log" | awk '{ print "    " $0; fflush() }' >&3
+	rc=$(cat "$log.rc")
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	secs=$(awk "BEGIN {printf \"%.1f\", $t1 - $t0}")
+	case $rc in
+	0) ktap_result ok "$name" ;;
+	4) ktap_result skip "$name" "exit 4 (KSFT_SKIP)" ;;
+	137) ktap_result fail "$name" "TIMEOUT after ${tmo}s" ;;
+	*) ktap_result fail "$name" "exit $rc" ;;
+	esac
+	echo "# $name: exit $rc in ${secs}s" >&3
+	return $rc
+}
+
+# sysctl_set NAME VALUE: set a vm sysctl if this kernel has it (vanilla has none
+# of cowlab's); returns 1 when it does not exist.
+sysctl_set() {
+	f=/proc/sys/$(echo "$1" | tr . /)
+	[ -w "$f" ] || return 1
+	echo "$2" >"$f"
+}
+
+ktap_close() {
+	echo "1..$KTAP_N" >&3
+	dmesg >"$RESULTS/dmesg.txt"
+	send_file dmesg.txt "$RESULTS/dmesg.txt"
+	if [ "$KTAP_FAILED" = 0 ]; then v=pass; code=0; else v=fail; code=1; fi
+	echo "@@cowlab-verdict $v" >&3
+	exec 3>&-
+	cowlab-exit $code
+	# not reached unless cowlab-exit failed
+	poweroff -f
+}
+
+# feature_apply NAME: reset to /lib/cowlab/features/off.conf, then apply
+# NAME.conf (lines "sysctl.name=value" or "/path=value"). Returns 1 (and
+# leaves everything off) when a knob NAME needs does not exist.
+feature_apply() {
+	_knobs off 0
+	[ "$1" = off ] && return 0
+	[ -f "/lib/cowlab/features/$1.conf" ] || { ktap_diag "no feature set '$1'"; return 1; }
+	if ! _knobs "$1" 1; then
+		_knobs off 0
+		return 1
+	fi
+	ktap_diag "feature set $1: $(grep -v '^#' "/lib/cowlab/features/$1.conf" | tr '\n' ' ')"
+}
+
+_knobs() {
+	grep -v '^\s*\(#\|$\)' "/lib/cowlab/features/$1.conf" | {
+		ret=0
+		while IFS='=' read -r k v; do
+			case "$k" in
+			/*) f=$k ;;
+			*) f=/proc/sys/$(echo "$k" | tr . /) ;;
+			esac
+			if [ -w "$f" ]; then
+				echo "$v" >"$f" || ret=1
+			elif [ "$2" = 1 ]; then
+				ktap_diag "feature $1: $k missing"
+				ret=1
+			fi
+		done
+		return $ret
+	}
+}

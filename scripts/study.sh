@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make run: build what is missing, boot the patched kernel and a vanilla
+# kernel (same config, same initramfs) RUNS times each with the "study" plan,
+# gather everything under results/<stamp>/ and write the report.
+set -uo pipefail
+
+usage() {
+	cat <<USAGE
+usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--out DIR] [--help]
+
+  --runs N      guest boots per kernel (default 3): min/median/max are over these
+  --reps N      repetitions of each configuration inside a boot (default 5)
+  --no-vanilla  skip the vanilla kernel (no overhead ratio)
+  --out DIR     results directory (default results/<date-time>; results/latest
+                points at the newest)
+Guest size and accelerator: GUEST_MEM (MB, default 6144), GUEST_SMP (2),
+GUEST_ACCEL (tcg; kvm is opt-in, probed first).
+USAGE
+}
+top=$(cd "$(dirname "$0")/.." && pwd)
+runs=3 reps=5 vanilla=1 out=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--runs) runs=$2; shift ;;
+	--reps) reps=$2; shift ;;
+	--no-vanilla) vanilla=0 ;;
+	--out) out=$2; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "study.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+case "$runs$reps" in *[!0-9]* | 0*) echo "study.sh: --runs/--reps take positive numbers" >&2; exit 2 ;; esac
+cd "$top"
+B=$top/build
+mem=${GUEST_MEM:-6144} smp=${GUEST_SMP:-2} accel=${GUEST_ACCEL:-tcg}
+out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)}
+t0=$(date +%s)
+step() { echo "== $* ($(($(date +%s) - t0))s)"; }
+
+step "build: tree, kernels (patched, vanilla), selftests, cowbench, initramfs"
+scripts/deps.sh || exit 1
+scripts/tree.sh || exit 1
+scripts/build-kernel.sh --config base || exit 1
+if [ $vanilla = 1 ]; then
+	scripts/tree.sh --vanilla || exit 1
+	scripts/build-kernel.sh --config base --tree "$B/linux-vanilla" --out "$B/obj-vanilla" || exit 1
+fi
+scripts/build-selftests.sh || exit 1
+make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests" || exit 1
+scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" || exit 1
+
+mkdir -p "$out/raw"
+variants=(patched)
+[ $vanilla = 1 ] && variants+=(vanilla)
+fail=0
+for r in $(seq "$runs"); do
+	for v in "${variants[@]}"; do
+		k=$B/obj-base/bzImage
+		[ $v = vanilla ] && k=$B/obj-vanilla/bzImage
+		d=$out/raw/$v-$r
+		step "boot $v run $r/$runs"
+		if ! scripts/run-guest.sh --plan study --kernel "$k" --out "$d" --mem "$mem" --smp "$smp" \
+			--accel "$accel" --set reps="$reps" --timeout 3600 --quiet; then
+			echo "!! $v run $r failed: see $d (console.log, result.ktap)" >&2
+			fail=1
+		fi
+		printf '{"kernel_variant": "%s", "run": %d, "kernel": "%s"}\n' "$v" "$r" \
+			"$(grep -o 'Linux version [^ ]*' "$d/dmesg.txt" 2>/dev/null | head -n 1)" >"$d/meta.json"
+	done
+done
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+cat >"$out/meta.json" <<JSON
+{"kernel": "$(cat "$B/linux/.cowlab-version") + cowlab series ($(grep -vc '^\s*\(#\|$\)' patches/series) patches)",
+ "accel": "$accel", "cpu": "$cpu", "smp": $smp, "mem_mb": $mem, "host": "$(uname -srm), $(nproc) cores",
+ "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "runs": $runs, "reps": $reps, "plan": "study",
+ "qemu": "$(qemu-system-x86_64 --version | head -n 1)", "command": "make run"}
+JSON
+ln -sfn "$(basename "$out")" "$top/results/latest" 2>/dev/null || true
+step "report"
+/usr/bin/python3 scripts/report "$out" || fail=1
+step "done: $out/report.md"
+exit $fail

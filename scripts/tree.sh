@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Prepare a kernel source tree: extract Debian's linux-source-6.12 tarball,
+# copy mm-changes/ into it and apply the quilt series with no fuzz.
+set -euo pipefail
+
+usage() {
+	cat <<USAGE
+usage: scripts/tree.sh [--vanilla] [--dir DIR] [--help]
+
+Extracts /usr/src/linux-source-6.12.tar.xz into DIR (default build/linux),
+copies mm-changes/ over it and runs 'quilt push -a' with --fuzz=0.
+Re-running it only re-applies the series when patches/ or mm-changes/ changed.
+  --vanilla   extract only (default DIR build/linux-vanilla), no cowlab changes
+  --dir DIR   where the tree lives
+Environment: COWLAB_TARBALL overrides the tarball path.
+USAGE
+}
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+tarball=${COWLAB_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+vanilla=0
+dir=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--vanilla) vanilla=1 ;;
+	--dir) dir=$2; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "tree.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ -z "$dir" ]; then
+	if [ $vanilla = 1 ]; then dir=$top/build/linux-vanilla; else dir=$top/build/linux; fi
+fi
+
+if [ ! -r "$tarball" ]; then
+	echo "tree.sh: $tarball not found; run scripts/deps.sh (package linux-source-6.12)" >&2
+	exit 1
+fi
+
+if [ ! -f "$dir/.cowlab-extracted" ]; then
+	echo ">> extracting $(basename "$tarball") into ${dir#"$top"/}"
+	rm -rf "$dir" "$dir.tmp"
+	mkdir -p "$dir.tmp"
+	tar -C "$dir.tmp" --strip-components=1 -xJf "$tarball"
+	ver=$(make -s -C "$dir.tmp" kernelversion)
+	echo "$ver" >"$dir.tmp/.cowlab-version"
+	touch "$dir.tmp/.cowlab-extracted"
+	mv "$dir.tmp" "$dir"
+fi
+ver=$(cat "$dir/.cowlab-version")
+[ $vanilla = 1 ] && { echo ">> vanilla tree ${dir#"$top"/}: Linux $ver"; exit 0; }
+
+# Hash of everything cowlab puts into the tree: re-apply only on change.
+want=$(cd "$top" && find patches mm-changes -type f -print0 | sort -z |
+	xargs -0 sha1sum | sha1sum | cut -d' ' -f1)
+have=$(cat "$dir/.cowlab-applied" 2>/dev/null || true)
+[ "$want" = "$have" ] && exit 0
+
+cd "$dir"
+ln -sfn "$top/patches" patches
+export QUILT_PATCHES=patches QUILT_PC=.pc
+if [ -d .pc ] && quilt applied >/dev/null 2>&1; then
+	echo ">> quilt pop -a (series or mm-changes changed)"
+	quilt pop -a -q >/dev/null
+fi
+# Remove the new files a previous run added that mm-changes no longer has.
+if [ -f .cowlab-manifest ]; then
+	while read -r f; do
+		[ -e "$top/mm-changes/$f" ] || rm -f "$f"
+	done <.cowlab-manifest
+fi
+(cd "$top/mm-changes" && find . -type f ! -name README.md | sed 's|^\./||' | sort) >.cowlab-manifest
+while read -r f; do
+	mkdir -p "$(dirname "$f")"
+	# cmp first so an unchanged file keeps its mtime (no needless rebuild)
+	cmp -s "$top/mm-changes/$f" "$f" 2>/dev/null || cp "$top/mm-changes/$f" "$f"
+done <.cowlab-manifest
+echo ">> $(wc -l <.cowlab-manifest) mm-changes files copied"
+
+if [ -s patches/series ] && grep -qv '^\s*\(#\|$\)' patches/series; then
+	log=$(mktemp)
+	if ! quilt push -a --fuzz=0 >"$log" 2>&1; then
+		cat "$log" >&2
+		bad=$(quilt next 2>/dev/null || echo '?')
+		echo "tree.sh: patch $bad does not apply to Linux $ver (Debian linux-source-6.12)." >&2
+		echo "tree.sh: refresh it against this point release: see README 'Editing a patch'." >&2
+		rm -f "$log"
+		exit 1
+	fi
+	if grep -q 'with offset\|fuzz' "$log"; then
+		grep -B1 'with offset\|fuzz' "$log" >&2
+		echo "tree.sh: warning: the series applies with offsets to Linux $ver; refresh it" >&2
+	fi
+	echo ">> quilt: $(quilt applied | wc -l) patches applied to Linux $ver"
+	rm -f "$log"
+fi
+echo "$want" >.cowlab-applied

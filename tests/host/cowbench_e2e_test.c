@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end: run the real cowbench binary on the host kernel for small
+ * regions and check that COW happened (faults >= pages written), that the
+ * other side's data is unchanged (--verify, and that --verify does catch a
+ * mismatch), and that the JSON lines parse and carry the documented fields.
+ * COWBENCH=<path> overrides the binary.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "cowbench_minijson.h"
+
+#ifndef COWBENCH_BIN
+#define COWBENCH_BIN "build/cowbench"
+#endif
+
+struct run {
+	int status; /* exit code, or 128+signal */
+	char out[1 << 20];
+	size_t outlen;
+	char err[1 << 16];
+	size_t errlen;
+};
+
+static struct run R;
+
+static void slurp_fd(int fd, char *buf, size_t cap, size_t *len)
+{
+	ssize_t n;
+
+	*len = 0;
+	while ((n = read(fd, buf + *len, cap - 1 - *len)) > 0)
+		*len += (size_t)n;
+	buf[*len] = 0;
+}
+
+/* run cowbench with NULL-terminated args; env_kv "K=V" or NULL */
+static void run_bench(const char *env_kv, ...)
+{
+	const char *bin = getenv("COWBENCH") ? getenv("COWBENCH") :
+					       COWBENCH_BIN;
+	char *argv[64], tmpl_o[] = "/tmp/cb-e2e-o.XXXXXX",
+			tmpl_e[] = "/tmp/cb-e2e-e.XXXXXX";
+	int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e), st, n = 0;
+	va_list ap;
+	pid_t pid;
+
+	unlink(tmpl_o);
+	unlink(tmpl_e);
+	argv[n++] = (char *)bin;
+	va_start(ap, env_kv);
+	while (n < 63 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (!pid) {
+		dup2(fo, 1);
+		dup2(fe, 2);
+		if (env_kv)
+			putenv((char *)env_kv);
+		execv(bin, argv);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	R.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	lseek(fo, 0, SEEK_SET);
+	lseek(fe, 0, SEEK_SET);
+	slurp_fd(fo, R.out, sizeof(R.out), &R.outlen);
+	slurp_fd(fe, R.err, sizeof(R.err), &R.errlen);
+	close(fo);
+	close(fe);
+}
+
+static double num(const struct jval *o, const char *k)
+{
+	const struct jval *v = jget(o, k);
+
+	return v && v->t == J_NUM ? v->num : -1;
+}
+
+static const char *str(const struct jval *o, const char *k)
+{
+	const struct jval *v = jget(o, k);
+
+	return v && v->t == J_STR ? v->str : "";
+}
+
+/* the fields docs/formats.md §4 and the README promise on a result line */
+static const char *const num_fields[] = {
+	"size",
+	"bytes",
+	"rep",
+	"writes",
+	"faults",
+	"wall_ns",
+	"min_ns",
+	"p50_ns",
+	"p90_ns",
+	"p99_ns",
+	"p999_ns",
+	"max_ns",
+	"mean_ns",
+	"pages",
+	"rss_kb",
+	"minflt",
+	"clock_overhead_ns",
+	"unit",
+};
+static const char *const str_fields[] = { "type", "bench", "scenario",
+					  "page", "who",   "pattern",
+					  "side", "clock", "page_info" };
+
+struct expect {
+	const char *page, *who, *pattern, *side0;
+	unsigned int reps, sides;
+	double writes; /* per side per rep */
+	bool cow; /* each write must fault */
+	bool verify;
+};
+
+/* parse R.out as JSON lines and check every result/summary line */
+static int check_json(struct __test_metadata *_metadata, const struct expect *e)
+{
+	unsigned int results = 0, summaries = 0, i;
+	char *save = NULL, *line;
+	const char *perr;
+
+	for (line = strtok_r(R.out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct jval *o = json_parse(line, &perr);
+		const struct jval *h, *vm, *v;
+		double sum = 0, prev = -1;
+
+		EXPECT_NE(NULL, o)
+		TH_LOG("unparseable (%s): %.200s", perr, line);
+		if (!o)
+			return -1;
+		EXPECT_EQ(J_OBJ, o->t);
+		EXPECT_STREQ("cowbench", str(o, "bench"));
+		EXPECT_STREQ(e->page, str(o, "page"));
+		EXPECT_STREQ(e->who, str(o, "who"));
+		EXPECT_STREQ(e->pattern, str(o, "pattern"));
+		if (!strcmp(str(o, "type"), "summary")) {
+			summaries++;
+			EXPECT_EQ(e->reps, num(o, "reps"));
+			EXPECT_EQ(e->writes * e->reps, num(o, "writes"));
+			json_free(o);
+			continue;
+		}
+		EXPECT_STREQ("result", str(o, "type"));
+		results++;
+		for (i = 0; i < sizeof(num_fields) / sizeof(num_fields[0]);
+		     i++) {
+			const char *f = num_fields[i] ? num_fields[i] : "?";
+
+			EXPECT_LE(0, num(o, f))
+			TH_LOG("field %s missing or not a number", f);
+		}
+		for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]);
+		     i++) {
+			const char *f = str_fields[i] ? str_fields[i] : "?";
+
+			EXPECT_NE(NULL, jget(o, f))
+			TH_LOG("field %s missing", f);
+		}
+		EXPECT_EQ(e->writes, num(o, "writes"));
+		EXPECT_LE(num(o, "writes"), num(o, "pages"));
+		if (e->cow) {
+			/* COW happened: one fault per page written */
+			EXPECT_GE(num(o, "faults"), num(o, "writes"));
+			EXPECT_GE(num(o, "minflt"), num(o, "writes"));
+			/* and the measuring added (almost) none of its own */
+			EXPECT_LE(num(o, "faults"), num(o, "writes") + 2);
+		}
+		v = jget(o, "page_ok");
+		EXPECT_TRUE(v && v->t == J_BOOL && v->b)
+		TH_LOG("page_ok: %s", str(o, "page_info"));
+		v = jget(o, "verify");
+		if (e->verify) {
+			EXPECT_TRUE(v && v->t == J_BOOL && v->b);
+		} else {
+			EXPECT_TRUE(v && v->t == J_NULL);
+		}
+		EXPECT_LE(num(o, "min_ns"), num(o, "p50_ns"));
+		EXPECT_LE(num(o, "p50_ns"), num(o, "p90_ns"));
+		EXPECT_LE(num(o, "p90_ns"), num(o, "p99_ns"));
+		EXPECT_LE(num(o, "p99_ns"), num(o, "p999_ns"));
+		EXPECT_LE(num(o, "p999_ns"), num(o, "max_ns"));
+		EXPECT_GT(num(o, "wall_ns"), 0);
+		/* hist: [[lo, count], ..], ascending, counts add up to writes */
+		h = jget(o, "hist");
+		ASSERT_NE(NULL, h);
+		ASSERT_EQ(J_ARR, h->t);
+		for (i = 0; i < h->n; i++) {
+			const struct jval *p = h->items[i];
+
+			ASSERT_EQ(J_ARR, p->t);
+			ASSERT_EQ(2, p->n);
+			EXPECT_GT(p->items[0]->num, prev);
+			prev = p->items[0]->num;
+			sum += p->items[1]->num;
+		}
+		EXPECT_EQ(num(o, "writes"), sum);
+		/* vmstat: an object of numbers; pgfault counts our faults */
+		vm = jget(o, "vmstat");
+		ASSERT_NE(NULL, vm);
+		ASSERT_EQ(J_OBJ, vm->t);
+		for (i = 0; i < vm->n; i++)
+			EXPECT_EQ(J_NUM, vm->items[i]->t);
+		if (e->cow && jget(vm, "pgfault")) {
+			EXPECT_GE(num(vm, "pgfault"), num(o, "writes"));
+		}
+		if (e->sides == 1) {
+			EXPECT_STREQ(e->side0, str(o, "side"));
+		}
+		json_free(o);
+	}
+	EXPECT_EQ(e->reps * e->sides, results);
+	EXPECT_EQ(e->sides, summaries);
+	return 0;
+}
+
+#define RUN_OK(...)                                                 \
+	do {                                                        \
+		run_bench(NULL, __VA_ARGS__, NULL);                 \
+		ASSERT_EQ(0, R.status) TH_LOG("stderr: %s", R.err); \
+	} while (0)
+
+TEST(child_writes_4k_seq)
+{
+	struct expect e = {
+		"4k", "child", "seq", "child", 2, 1, 256, true, true
+	};
+
+	RUN_OK("--page", "4k", "--size", "1M", "--who", "child", "--pattern",
+	       "seq", "--bytes", "1", "--reps", "2", "--verify", "--quiet",
+	       "--json", "-");
+	check_json(_metadata, &e);
+}
+
+TEST(parent_writes_4k_rand_memset)
+{
+	struct expect e = { "4k", "parent", "rand", "parent", 2,
+			    1,	  256,	    true,   true };
+
+	RUN_OK("--page", "4k", "--size", "1M", "--who", "parent", "--pattern",
+	       "rand", "--bytes", "4096", "--reps", "2", "--verify", "--quiet",
+	       "--json", "-");
+	check_json(_metadata, &e);
+}
+
+TEST(both_write)
+{
+	struct expect e = { "4k", "both", "rev", NULL, 1, 2, 256, true, true };
+
+	RUN_OK("--size", "1M", "--who", "both", "--pattern", "rev", "--bytes",
+	       "64", "--reps", "1", "--verify", "--quiet", "--json", "-");
+	check_json(_metadata, &e);
+}
+
+TEST(zero_page_cow)
+{
+	struct expect e = { "zero", "child", "seq", "child", 1,
+			    1,	    256,     true,  true };
+
+	RUN_OK("--page", "zero", "--size", "1M", "--reps", "1", "--verify",
+	       "--quiet", "--json", "-");
+	check_json(_metadata, &e);
+}
+
+TEST(file_private_cow)
+{
+	struct expect e = { "file", "parent", "stride", "parent", 1,
+			    1,	    64,	      true,	true };
+
+	RUN_OK("--page", "file", "--size", "1M", "--who", "parent", "--pattern",
+	       "stride", "--stride", "4", "--reps", "1", "--verify", "--quiet",
+	       "--json", "-");
+	check_json(_metadata, &e);
+}
+
+TEST(touch_frac_and_no_verify)
+{
+	struct expect e = { "4k", "child", "rand", "child", 1,
+			    1,	  64,	   true,   false };
+
+	RUN_OK("--size", "1M", "--pattern", "rand", "--touch-frac", "0.25",
+	       "--reps", "1", "--quiet", "--json", "-");
+	check_json(_metadata, &e);
+}
+
+TEST(nofork_takes_no_faults)
+{
+	struct expect e = {
+		"4k", "self", "seq", "self", 1, 1, 256, false, true
+	};
+
+	RUN_OK("--scenario", "nofork", "--size", "1M", "--reps", "1",
+	       "--verify", "--quiet", "--json", "-");
+	ASSERT_NE(NULL, strstr(R.out, "\"faults\":0,"))
+	TH_LOG("the timed loop itself faulted: %.300s", R.out);
+	check_json(_metadata, &e);
+}
+
+TEST(verify_catches_a_mismatch)
+{
+	run_bench("COWBENCH_TEST_CORRUPT=1", "--size", "1M", "--reps", "1",
+		  "--verify", "--quiet", NULL);
+	ASSERT_EQ(1, R.status);
+	ASSERT_NE(NULL, strstr(R.err, "VERIFY FAILED")) TH_LOG("%s", R.err);
+}
+
+TEST(table_has_rows_and_summary)
+{
+	RUN_OK("--size", "1M", "--reps", "3");
+	ASSERT_NE(NULL, strstr(R.out, "p50_ns"));
+	ASSERT_NE(NULL, strstr(R.out, "\n2    child"));
+	ASSERT_NE(NULL,
+		  strstr(R.out, "summary child over 3 reps (min/median/max)"));
+}
+
+TEST(bad_input_exits_2)
+{
+	static const char *const bad[][3] = {
+		{ "--size", "12Q", NULL },	 { "--who", "nobody", NULL },
+		{ "--bytes", "0", NULL },	 { "--page", "mthp-3k", NULL },
+		{ "--pattern", "zigzag", NULL }, { "--reps", "0", NULL },
+		{ "--frobnicate", NULL, NULL },	 { "--touch-frac", "2", NULL },
+		{ "--size", NULL, NULL },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run_bench(NULL, bad[i][0], bad[i][1], NULL);
+		EXPECT_EQ(2, R.status) TH_LOG("%s %s", bad[i][0], bad[i][1]);
+		EXPECT_NE(NULL, strstr(R.err, "cowbench: "));
+	}
+}
+
+TEST(unavailable_kind_skips)
+{
+	struct jval *o;
+
+	/* mTHP sizes are below the PMD size: 4M never exists */
+	run_bench(NULL, "--page", "mthp-4096k", "--size", "4M", "--json", "-",
+		  NULL);
+	ASSERT_EQ(4, R.status);
+	ASSERT_NE(NULL, strstr(R.err, "skip: ")) TH_LOG("%s", R.err);
+	o = json_parse(R.out, NULL);
+	ASSERT_NE(NULL, o);
+	ASSERT_NE(NULL, jget(o, "skipped"));
+	EXPECT_STREQ("mthp-4096k", str(o, "page"));
+	json_free(o);
+}
+
+TEST(help_and_list)
+{
+	RUN_OK("--help");
+	ASSERT_NE(NULL, strstr(R.out, "--touch-frac"));
+	RUN_OK("--list");
+	ASSERT_NE(NULL, strstr(R.out, "cow "));
+	ASSERT_NE(NULL, strstr(R.out, "hugetlb-2m"));
+}
+
+TEST_HARNESS_MAIN

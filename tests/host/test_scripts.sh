@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# TAP tests for the host scripts that judge guest runs: ktap-compare,
+# splat-scan, stream-split.
+top=$(cd "$(dirname "$0")/../.." && pwd)
+fx=$top/tests/host/fixtures/scripts
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 bad=0
+t() { # t DESCRIPTION CONDITION-COMMAND...
+	local d=$1
+	shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n $d"; else echo "not ok $n $d"; bad=1; fi
+}
+echo "TAP version 13"
+
+# ktap-compare: feature "off" matches the baseline, "stat" regresses case 2
+# and map_populate.
+"$top/scripts/ktap-compare" --tap "$fx/run.ktap" "$fx/baseline.txt" >"$tmp/cmp" 2>&1
+rc=$?
+t "ktap-compare exits 1 on a regression" [ $rc = 1 ]
+t "ktap-compare: off:cow as expected" grep -qx 'ok 1 off:cow' "$tmp/cmp"
+t "ktap-compare: off:map_populate as expected" grep -qx 'ok 2 off:map_populate' "$tmp/cmp"
+t "ktap-compare: stat:cow case 2 regressed" grep -q '^# stat:cow \[2 Basic COW after fork() ... with hugetlb (1048576 kB) :: No leak from parent into child\] expected ok, got fail' "$tmp/cmp"
+t "ktap-compare: stat:map_populate regressed" grep -qx 'not ok 4 stat:map_populate' "$tmp/cmp"
+t "ktap-compare: skip accepted where baseline says skip" bash -c "! grep -q 'R/O pinning' '$tmp/cmp'"
+t "ktap-compare: case counts" grep -q '# selftest cases vs baseline: 7 as expected, 3 regressed' "$tmp/cmp"
+grep -v '^stat\|^not ok\|^    not ok' "$fx/run.ktap" | sed '/^# stat/,$d' >"$tmp/off.ktap"
+echo "1..2" >>"$tmp/off.ktap"
+"$top/scripts/ktap-compare" "$tmp/off.ktap" "$fx/baseline.txt" >/dev/null 2>&1
+t "ktap-compare exits 0 when everything is as expected" [ $? = 0 ]
+"$top/scripts/ktap-compare" --update off "$fx/run.ktap" "$tmp/base.txt" >/dev/null
+t "ktap-compare --update writes the off results" grep -q $'^cow\t3 R/O pinning\tskip$' "$tmp/base.txt"
+printf 'cow\tbroken\n' >"$tmp/bad.txt"
+"$top/scripts/ktap-compare" "$fx/run.ktap" "$tmp/bad.txt" >/dev/null 2>"$tmp/err"
+t "ktap-compare rejects a malformed baseline" grep -q 'malformed line' "$tmp/err"
+
+# splat-scan
+printf '[ 1.0] ok\n[ 2.0] BUG: KASAN: use-after-free in wp_page_copy\n' >"$tmp/d1"
+printf '[ 1.0] all quiet\n' >"$tmp/d2"
+t "splat-scan finds a KASAN report" grep -q 'KASAN' <("$top/scripts/splat-scan.sh" "$tmp/d1")
+t "splat-scan is silent on a clean log" [ -z "$("$top/scripts/splat-scan.sh" "$tmp/d2")" ]
+"$top/scripts/splat-scan.sh" --tap "$tmp/d2" "$tmp/d1" "$tmp/missing" >"$tmp/st"
+t "splat-scan --tap: clean, dirty, missing" bash -c "grep -q '^ok 1' '$tmp/st' && grep -q '^not ok 2' '$tmp/st' && grep -q '^not ok 3' '$tmp/st'"
+
+# stream-split
+"$top/scripts/stream-split.sh" "$fx/stream.txt" "$tmp/out" 2>"$tmp/sserr"
+t "stream-split extracts a framed file" [ "$(cat "$tmp/out/sub/x.txt" 2>/dev/null)" = $'line1\nok 99 not a result' ]
+t "stream-split keeps file contents out of the KTAP" bash -c "! grep -q 'ok 99' '$tmp/out/result.ktap' && grep -q '^ok 1 a' '$tmp/out/result.ktap'"
+t "stream-split refuses a name that escapes the directory" bash -c "[ ! -e '$tmp/escape.txt' ] && grep -q unsafe '$tmp/sserr'"
+t "stream-split records the verdict" [ "$(cat "$tmp/out/verdict")" = pass ]
+printf 'ok 1 x\r\n@@cowlab-verdict fail\r\n' >"$tmp/crlf"
+"$top/scripts/stream-split.sh" "$tmp/crlf" "$tmp/o2"
+t "stream-split strips serial carriage returns" [ "$(cat "$tmp/o2/verdict")" = fail ]
+echo "1..$n"
+exit $bad
