@@ -14,13 +14,13 @@ JOBS ?= $(shell nproc)
 export JOBS
 
 .PHONY: help deps tree tree-vanilla kernel kernel-base kernel-debug kernel-vanilla \
-	selftests bench initramfs run test test-host bench-host guest-smoke export \
+	selftests bench initramfs run test test-host test-full bench-host guest-smoke export \
 	checkpatch clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
 	@echo "other targets: deps tree kernel kernel-vanilla selftests bench initramfs"
-	@echo "               test-host bench-host guest-smoke export checkpatch clean"
+	@echo "               test-host test-full bench-host guest-smoke export checkpatch clean"
 
 deps:
 	@scripts/deps.sh
@@ -62,6 +62,9 @@ test: deps
 
 test-host: tree
 	@scripts/test.sh --host-only
+
+test-full: deps
+	@scripts/test.sh --full
 
 bench-host:
 	@$(MAKE) -s -C userspace-bench host

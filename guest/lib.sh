@@ -92,18 +92,21 @@ ktap_close() {
 	poweroff -f
 }
 
-# feature_apply NAME: reset to /lib/cowlab/features/off.conf, then apply
-# NAME.conf (lines "sysctl.name=value" or "/path=value"). Returns 1 (and
-# leaves everything off) when a knob NAME needs does not exist.
+# feature_apply NAME[+NAME...]: reset to /lib/cowlab/features/off.conf, then
+# apply each NAME.conf in turn (lines "sysctl.name=value" or "/path=value"),
+# so "stat+precopy" turns on both. Returns 1 (and leaves everything off) when
+# a knob a set needs does not exist on this kernel.
 feature_apply() {
 	_knobs off 0
 	[ "$1" = off ] && return 0
-	[ -f "/lib/cowlab/features/$1.conf" ] || { ktap_diag "no feature set '$1'"; return 1; }
-	if ! _knobs "$1" 1; then
-		_knobs off 0
-		return 1
-	fi
-	ktap_diag "feature set $1: $(grep -v '^#' "/lib/cowlab/features/$1.conf" | tr '\n' ' ')"
+	for _f in $(echo "$1" | tr + ' '); do
+		[ -f "/lib/cowlab/features/$_f.conf" ] || { ktap_diag "no feature set '$_f'"; _knobs off 0; return 1; }
+		if ! _knobs "$_f" 1; then
+			_knobs off 0
+			return 1
+		fi
+		ktap_diag "feature set $_f: $(grep -v '^#' "/lib/cowlab/features/$_f.conf" | tr '\n' ' ')"
+	done
 }
 
 _knobs() {

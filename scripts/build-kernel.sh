@@ -8,11 +8,12 @@ usage() {
 usage: scripts/build-kernel.sh [--config base|debug] [--tree DIR] [--out DIR] [--help]
 
 Builds bzImage: tinyconfig + configs/base.config (+ configs/debug.config for
---config debug), with ccache when it is installed. Progress is printed every
-30 s; the full log is OUT/build.log and a failure prints its first errors.
+--config debug, + configs/cowlab.config when the tree has the series), with
+ccache when it is installed. Progress is printed every 30 s; the full log is OUT/build.log and a failure prints its first errors.
   --config NAME  base (default) or debug
   --tree DIR     kernel source (default build/linux)
   --out DIR      object dir (default build/obj-NAME)
+  --config-only  stop after writing and checking OUT/.config
 Environment: JOBS (default nproc), COWLAB_NO_CCACHE=1 to build without ccache.
 USAGE
 }
@@ -21,8 +22,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cfg=base
 tree=$top/build/linux
 out=
+config_only=0
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--config-only) config_only=1 ;;
 	--config) cfg=$2; shift ;;
 	--tree) tree=$2; shift ;;
 	--out) out=$2; shift ;;
@@ -37,8 +40,10 @@ debug) frags=("$top/configs/base.config" "$top/configs/debug.config") ;;
 *) echo "build-kernel.sh: unknown config '$cfg' (base or debug)" >&2; exit 2 ;;
 esac
 out=${out:-$top/build/obj-$cfg}
-tree=$(cd "$tree" && pwd)
 [ -f "$tree/Makefile" ] || { echo "build-kernel.sh: no kernel tree at $tree (make tree)" >&2; exit 1; }
+tree=$(cd "$tree" && pwd)
+# A tree with the series applied also gets the cowlab feature symbols.
+[ -f "$tree/.cowlab-applied" ] && frags+=("$top/configs/cowlab.config")
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 jobs=${JOBS:-$(nproc)}
@@ -76,6 +81,7 @@ if [ "$(cat "$out/.cowlab-config" 2>/dev/null)" != "$want" ]; then
 	[ $bad = 0 ] || { echo "$tag config fragment not honoured; see $out/merge.log" >&2; exit 1; }
 	echo "$want" >"$out/.cowlab-config"
 fi
+[ $config_only = 1 ] && { echo "$tag config ok: $out/.config"; exit 0; }
 
 echo "$tag building bzImage with -j$jobs ($cc) in ${out#"$top"/}"
 start=$(date +%s)

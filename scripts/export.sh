@@ -55,7 +55,13 @@ for p in "${series[@]}"; do
 		awk 'NR == 1, /^Subject:/ {next} /^---$/ || /^diff --git / || /^Index: / {exit} {print}' "$src" | sed '1{/^$/d}'
 		echo "---"
 		echo
-		awk '/^diff --git / {p = 1} p' "$src"
+		# the diff: from the first file header on; quilt omits "diff --git"
+		# lines, so add one before every "--- a/PATH" that lacks it
+		awk '/^(diff --git |--- a\/|--- \/dev\/null)/ {p = 1}
+			!p {next}
+			/^--- a\// && prev !~ /^(diff --git|index|new file|deleted file)/ {
+				f = substr($2, 3); sub(/\t.*/, "", f); print "diff --git a/" f " b/" f }
+			{print; prev = $0}' "$src"
 		for f in $(awk -v p="$p" '$1 == p {for (i = 2; i <= NF; i++) print $i}' "$map"); do
 			echo "diff --git a/$f b/$f"
 			echo "new file mode 100644"

@@ -10,7 +10,7 @@ usage() {
 usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
-  --reps N      repetitions of each configuration inside a boot (default 5)
+  --reps N      repetitions of each configuration inside a boot (default 3)
   --no-vanilla  skip the vanilla kernel (no overhead ratio)
   --out DIR     results directory (default results/<date-time>; results/latest
                 points at the newest)
@@ -19,7 +19,7 @@ GUEST_ACCEL (tcg; kvm is opt-in, probed first).
 USAGE
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
-runs=3 reps=5 vanilla=1 out=
+runs=3 reps=3 vanilla=1 out=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift ;;

@@ -9,22 +9,37 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/test.sh [--host-only] [--no-debug] [--features LIST] [--only TESTS] [--help]
+usage: scripts/test.sh [--host-only] [--full] [--no-debug] [--features LIST] [--only TESTS] [--help]
 
+Default (make test): on the base kernel, the upstream mm selftests with every
+feature off, then with every feature on at once (ALL: the union of
+guest/features/*.conf, except "off" and the sets marked "[variant]"), and the
+cowlab guest tests; on the debug kernel (KASAN, lockdep, DEBUG_VM) the quick
+selftests (DEBUG_ONLY below) with ALL on, and the cowlab guest tests.
   --host-only      only the host unit tests (no kernel, no guest)
+  --full           every feature set on its own too, and every selftest on the
+                   debug kernel (make test-full; hours under TCG)
   --no-debug       skip the debug-kernel pass (configs/debug.config)
-  --features LIST  feature sets for the selftests (default: every guest/features/*.conf)
+  --features LIST  feature sets for the base-kernel selftests (default off,ALL)
   --only TESTS     comma list of selftest names (guest/selftests.list) to run
 Environment: COWLAB_DEBUG=0 is --no-debug.
 USAGE
 }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-host_only=0 debug=${COWLAB_DEBUG:-1} only=
-features=$(cd "$top/guest/features" && ls *.conf | sed 's/\.conf$//' | sort | tr '\n' ',' | sed 's/,$//')
+host_only=0 debug=${COWLAB_DEBUG:-1} only= full=0 features=
+# every feature on at once: the union of the feature sets that are not "off"
+# and not marked "[variant]" (an alternative setting of the same knobs)
+all=$(cd "$top/guest/features" && for f in *.conf; do
+	[ "$f" = off.conf ] || grep -q '\[variant\]' "$f" || echo "${f%.conf}"; done | sort | tr '\n' + | sed 's/+$//')
+singles=$(cd "$top/guest/features" && ls *.conf | sed 's/\.conf$//' | grep -vx off | sort | tr '\n' , | sed 's/,$//')
+# quick upstream selftests for the debug kernel (KASAN + lockdep under TCG is
+# ~3x slower; the full list runs with --full)
+DEBUG_ONLY=mkdirty,soft-dirty,pagemap_ioctl,madv_populate,map_populate,mremap_test,mremap_dontunmap,ksm_functional_tests,uffd-stress-anon,gup_test_ct,hugepage-mmap,map_hugetlb
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) host_only=1 ;;
+	--full) full=1 ;;
 	--no-debug) debug=0 ;;
 	--features) features=$2; shift ;;
 	--only) only=$2; shift ;;
@@ -86,11 +101,19 @@ finish() {
 }
 
 # guest_suite NAME KERNEL PLAN [run-guest args]: boot, then judge the KTAP.
+# A guest that ends without a verdict (hang, panic, watchdog) is one failure
+# of its own; what it did report is still judged by the suites after it.
 guest_run() {
-	local name=$1 kernel=$2 plan=$3
+	local name=$1 kernel=$2 plan=$3 rc
 	shift 3
 	scripts/run-guest.sh --plan "$plan" --kernel "$kernel" --out "$T/$name" \
 		--timeout "${COWLAB_GUEST_TIMEOUT:-3000}" "$@"
+	rc=$?
+	if [ $rc -ge 2 ]; then
+		nsuite=$((nsuite + 1))
+		failed=$((failed + 1))
+		echo "not ok $nsuite $name: guest ended without a verdict (run-guest.sh exit $rc)" >>"$ktap"
+	fi
 }
 
 cd "$top"
@@ -106,18 +129,45 @@ suite host-scripts tests/host/test_scripts.sh
 
 must scripts/build-kernel.sh --config base
 must scripts/build-selftests.sh
-must scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench"
+guest_tests=
+if [ -f tests/guest/Makefile ]; then
+	must make -s -C tests/guest KSFT_DIR="$B/linux/tools/testing/selftests" OUT="$B/guest-tests"
+	guest_tests=$B/guest-tests
+fi
+must scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" ${guest_tests:+--bin "$guest_tests"}
 
-sets=(--set "features=$features")
-[ -n "$only" ] && sets+=(--set "only=$only")
-guest_run selftests-base "$B/obj-base/bzImage" selftests "${sets[@]}"
-suite selftests-base scripts/ktap-compare --tap "$T/selftests-base/result.ktap" tests/baseline/selftests.txt
-suite splats-base scripts/splat-scan.sh --tap "$T/selftests-base/console.log" "$T/selftests-base/dmesg.txt"
+if [ -z "$features" ]; then
+	features=off${all:+,$all}
+	[ $full = 1 ] && features=$features,$singles
+fi
+# selftests: guest run, then every case judged against the baseline
+selftests() { # NAME KERNEL FEATURES ONLY [ktap-compare args]
+	local name=$1 kernel=$2 feats=$3 list=$4
+	shift 4
+	local sets=(--set "features=$feats")
+	[ -n "$list" ] && sets+=(--set "only=$list")
+	step "guest $name: features $feats${list:+, only $list}"
+	guest_run "$name" "$kernel" selftests "${sets[@]}"
+	suite "$name" scripts/ktap-compare --tap "$@" "$T/$name/result.ktap" tests/baseline/selftests.txt
+	suite "$name-splats" scripts/splat-scan.sh --tap "$T/$name/console.log" "$T/$name/dmesg.txt"
+}
+# cowlab's own guest tests (tests/guest): they set the knobs they test
+cowlab_tests() { # NAME KERNEL
+	step "guest $1: cowlab tests"
+	guest_run "$1" "$2" cowlab-tests
+	suite "$1" grep -v '^    ' "$T/$1/result.ktap"
+	suite "$1-splats" scripts/splat-scan.sh --tap "$T/$1/console.log" "$T/$1/dmesg.txt"
+}
+
+selftests selftests-base "$B/obj-base/bzImage" "$features" "$only"
+[ -n "$guest_tests" ] && cowlab_tests cowlab-tests-base "$B/obj-base/bzImage"
 
 if [ "$debug" = 1 ]; then
 	must scripts/build-kernel.sh --config debug
-	guest_run selftests-debug "$B/obj-debug/bzImage" selftests "${sets[@]}"
-	suite selftests-debug scripts/ktap-compare --tap "$T/selftests-debug/result.ktap" tests/baseline/selftests.txt
-	suite splats-debug scripts/splat-scan.sh --tap "$T/selftests-debug/console.log" "$T/selftests-debug/dmesg.txt"
+	dbg_only=$DEBUG_ONLY
+	[ $full = 1 ] && dbg_only=
+	[ -n "$only" ] && dbg_only=$only
+	selftests selftests-debug "$B/obj-debug/bzImage" "${all:-off}" "$dbg_only" --allow-missing
+	[ -n "$guest_tests" ] && cowlab_tests cowlab-tests-debug "$B/obj-debug/bzImage"
 fi
 finish

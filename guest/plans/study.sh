@@ -5,9 +5,9 @@
 #  2. the page-size matrix with every COW event logged ("stat"): 4K, each
 #     mTHP size, THP 2M, hugetlb 2M and 1G, zero page, file-backed private;
 #     1-byte and 4096-byte first writes.
-# Knobs: cowlab.reps=N (default 5), cowlab.size=S (4K matrix size, default 16M).
+# Knobs: cowlab.reps=N (default 3), cowlab.size=S (4K matrix size, default 16M).
 # Sends bench.jsonl, dmesg.txt, vmstat-before/after.txt, cow_hist.txt.
-reps=${COWLAB_REPS:-5}
+reps=${COWLAB_REPS:-3}
 size4k=${COWLAB_SIZE:-16M}
 J=$RESULTS/bench.jsonl
 : >"$J"
@@ -37,8 +37,8 @@ dmesg -c >"$RESULTS/dmesg-overhead.txt"
 hist=/sys/kernel/tracing/events/cow/cow_fault/trigger
 [ -w $hist ] && echo 'hist:keys=kind,order:vals=hitcount,copy_ns,total_ns:sort=kind' >$hist
 feature_apply stat || ktap_diag "study: no instrumentation on this kernel: user-space figures only"
-kinds="4k:$size4k thp:64M zero:$size4k file:$size4k hugetlb-2m:64M hugetlb-1g:1G"
-for m in $(cowbench --list 2>/dev/null | grep -o 'mthp-[0-9]*k' | sort -u); do kinds="$kinds $m:64M"; done
+kinds="4k:$size4k thp:32M zero:$size4k file:$size4k hugetlb-2m:64M hugetlb-1g:1G"
+for m in $(cowbench --list 2>/dev/null | grep -o 'mthp-[0-9]*k' | sort -u); do kinds="$kinds $m:$size4k"; done
 for ks in $kinds; do
 	k=${ks%%:*} sz=${ks#*:}
 	r=$reps
