@@ -6,7 +6,7 @@
 
 for feat in $(echo "${COWLAB_FEATURES:-off}" | tr , ' '); do
 	if ! feature_apply "$feat"; then
-		ktap_result skip "$feat" "feature set not available on this kernel"
+		ktap_result fail "$feat" "feature set not available on this kernel (knob missing)"
 		continue
 	fi
 	while read -r name tmo cmd; do

@@ -42,6 +42,12 @@ t "ktap-compare --allow-missing: a program that did not run is no failure" [ $? 
 "$top/scripts/ktap-compare" "$tmp/sub.ktap" "$fx/baseline.txt" >/dev/null 2>&1
 t "ktap-compare without it: the same run fails" [ $? = 1 ]
 
+printf 'KTAP version 1\nok 1 off:map_populate\nnot ok 2 stat # feature set not available\n1..2\n' >"$tmp/feat.ktap"
+printf 'map_populate\t-\tok\n' >"$tmp/feat.txt"
+"$top/scripts/ktap-compare" --tap "$tmp/feat.ktap" "$tmp/feat.txt" >"$tmp/feat" 2>&1
+t "ktap-compare: a feature set that could not be applied fails the run" \
+	bash -c "[ $? = 1 ] && grep -qx 'not ok 1 stat' '$tmp/feat'"
+
 # splat-scan
 printf '[ 1.0] ok\n[ 2.0] BUG: KASAN: use-after-free in wp_page_copy\n' >"$tmp/d1"
 printf '[ 1.0] all quiet\n' >"$tmp/d2"
