@@ -39,37 +39,43 @@ out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)}
 t0=$(date +%s)
 step() { echo "== $* ($(($(date +%s) - t0))s)"; }
 
-step "build: tree, kernels (patched, vanilla), selftests, cowbench, initramfs"
+step "build: tree, patched kernel, selftests, cowbench, initramfs"
 scripts/deps.sh || exit 1
 scripts/tree.sh || exit 1
 scripts/build-kernel.sh --config base || exit 1
-if [ $vanilla = 1 ]; then
-	scripts/tree.sh --vanilla || exit 1
-	scripts/build-kernel.sh --config base --tree "$B/linux-vanilla" --out "$B/obj-vanilla" || exit 1
-fi
 scripts/build-selftests.sh || exit 1
 make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests" || exit 1
 scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" || exit 1
+if [ $vanilla = 1 ]; then
+	# the vanilla kernel builds while the patched kernel's boots run
+	step "build: vanilla kernel (same config, no series), in the background"
+	{ scripts/tree.sh --vanilla && scripts/build-kernel.sh --config base \
+		--tree "$B/linux-vanilla" --out "$B/obj-vanilla"; } >"$B/vanilla-build.log" 2>&1 &
+	vpid=$!
+fi
 
 mkdir -p "$out/raw"
-variants=(patched)
-[ $vanilla = 1 ] && variants+=(vanilla)
 fail=0
-for r in $(seq "$runs"); do
-	for v in "${variants[@]}"; do
-		k=$B/obj-base/bzImage
-		[ $v = vanilla ] && k=$B/obj-vanilla/bzImage
-		d=$out/raw/$v-$r
-		step "boot $v run $r/$runs"
-		if ! scripts/run-guest.sh --plan study --kernel "$k" --out "$d" --mem "$mem" --smp "$smp" \
-			--accel "$accel" --set reps="$reps" --timeout 3600 --quiet; then
-			echo "!! $v run $r failed: see $d (console.log, result.ktap)" >&2
-			fail=1
-		fi
-		printf '{"kernel_variant": "%s", "run": %d, "kernel": "%s"}\n' "$v" "$r" \
-			"$(grep -o 'Linux version [^ ]*' "$d/dmesg.txt" 2>/dev/null | head -n 1)" >"$d/meta.json"
-	done
-done
+boot() { # VARIANT RUN KERNEL
+	local d=$out/raw/$1-$2
+	step "boot $1 run $2/$runs"
+	if ! scripts/run-guest.sh --plan study --kernel "$3" --out "$d" --mem "$mem" --smp "$smp" \
+		--accel "$accel" --set reps="$reps" --timeout 3600 --quiet; then
+		echo "!! $1 run $2 failed: see $d (console.log, result.ktap)" >&2
+		fail=1
+	fi
+	printf '{"kernel_variant": "%s", "run": %d, "kernel": "%s"}\n' "$1" "$2" \
+		"$(grep -o 'Linux version [^ ]*' "$d/dmesg.txt" 2>/dev/null | head -n 1)" >"$d/meta.json"
+}
+for r in $(seq "$runs"); do boot patched "$r" "$B/obj-base/bzImage"; done
+if [ $vanilla = 1 ]; then
+	if ! wait $vpid; then
+		echo "!! vanilla kernel build failed: $B/vanilla-build.log" >&2
+		tail -n 20 "$B/vanilla-build.log" >&2
+		exit 1
+	fi
+	for r in $(seq "$runs"); do boot vanilla "$r" "$B/obj-vanilla/bzImage"; done
+fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat >"$out/meta.json" <<JSON

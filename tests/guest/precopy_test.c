@@ -1,0 +1,1282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowlab guest tests of COW pre-copy (patches 0006-0008): vm.cow_precopy_max,
+ * vm.cow_precopy_mode, the cow_precopy* counters of /proc/vmstat, the
+ * madvise hints and PR_SET_COW_PRECOPY.
+ *
+ * Every test maps its own private anonymous region as a VMA of its own
+ * (PROT_NONE guard VMAs around it, MADV_NOHUGEPAGE), fills it, forks, and
+ * lets the child write while the parent keeps the pages shared.  The child
+ * checks what it sees: bytes, /proc/self/pagemap (bit 56 PM_MMAP_EXCLUSIVE:
+ * a pre-copied page is exclusive before it is written; bit 55 soft-dirty)
+ * and the deltas of the global vmstat counters around its writes.
+ *
+ * The counters are system wide: another process of the guest (the runner's
+ * tee and awk) can move them while a child measures.  A child that only
+ * sees wrong counters exits with RETRY, and the test runs again, up to
+ * ATTEMPTS times; a wrong byte or pagemap bit fails at once.
+ *
+ * Needs root and a kernel with the series (the sysctls); skips otherwise.
+ * The tests set vm.cow_precopy_max/mode themselves and restore them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest_harness.h"
+#include "mm/gup_test.h"
+
+#ifndef PR_SET_COW_PRECOPY
+#define PR_SET_COW_PRECOPY	0x434f5750
+#define PR_GET_COW_PRECOPY	0x434f5751
+#define PR_COW_PRECOPY_DEFAULT	0
+#define PR_COW_PRECOPY_DISABLE	1
+#define PR_COW_PRECOPY_MAX	2
+#endif
+
+#define PG		4096UL
+#define PMD_SZ		(2UL << 20)
+#define PM_SOFT_DIRTY	(1ULL << 55)
+#define PM_EXCL		(1ULL << 56)
+#define PM_PRESENT	(1ULL << 63)
+#define ATTEMPTS	5
+
+/* exit codes of a measuring child */
+enum { OK = 0, FAIL = 1, RETRY = 2, SKIPPED = 4 };
+
+#define CFAIL(fmt, ...) do { \
+	fprintf(stderr, "# %s:%d: " fmt "\n", __func__, __LINE__, \
+		##__VA_ARGS__); \
+	return FAIL; \
+} while (0)
+
+/* counters disturbed by something else in the guest: try again */
+#define CRETRY(fmt, ...) do { \
+	fprintf(stderr, "# %s:%d: (retry) " fmt "\n", __func__, __LINE__, \
+		##__VA_ARGS__); \
+	return RETRY; \
+} while (0)
+
+/* ---- sysctls ---- */
+
+static int sysctl_get(const char *name, int *val)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	*val = atoi(buf);
+	return 0;
+}
+
+static int file_put(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+static int sysctl_set(const char *name, int val)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
+	snprintf(buf, sizeof(buf), "%d", val);
+	return file_put(path, buf);
+}
+
+static int precopy_set(int max, int mode)
+{
+	return sysctl_set("cow_precopy_mode", mode) ||
+	       sysctl_set("cow_precopy_max", max);
+}
+
+/* ---- /proc/vmstat (static buffer: no stack or heap growth) ---- */
+
+struct vmc {
+	long precopy, used, wasted, copy, reuse, ksm;
+};
+
+static char vmbuf[1 << 16];
+
+static long vm_field(const char *name)
+{
+	size_t l = strlen(name);
+	const char *p = vmbuf;
+
+	while (p && *p) {
+		if (!strncmp(p, name, l) && p[l] == ' ')
+			return strtol(p + l + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+static void vm_read(struct vmc *c)
+{
+	ssize_t n, len = 0;
+	int fd = open("/proc/vmstat", O_RDONLY);
+
+	while (fd >= 0 &&
+	       (n = read(fd, vmbuf + len, sizeof(vmbuf) - 1 - len)) > 0)
+		len += n;
+	if (fd >= 0)
+		close(fd);
+	vmbuf[len] = 0;
+	c->precopy = vm_field("cow_precopy");
+	c->used = vm_field("cow_precopy_used");
+	c->wasted = vm_field("cow_precopy_wasted");
+	c->copy = vm_field("cow_copy");
+	c->reuse = vm_field("pgreuse");
+	c->ksm = vm_field("cow_ksm");
+}
+
+static void vm_delta(struct vmc *d, const struct vmc *a, const struct vmc *b)
+{
+	d->precopy = b->precopy - a->precopy;
+	d->used = b->used - a->used;
+	d->wasted = b->wasted - a->wasted;
+	d->copy = b->copy - a->copy;
+	d->reuse = b->reuse - a->reuse;
+	d->ksm = b->ksm - a->ksm;
+}
+
+/*
+ * After fork every private page of the child is shared: touch the stack
+ * and the vmstat buffer once so that the measured window only faults on
+ * the region under test.
+ */
+static void __attribute__((noinline)) warmup(void)
+{
+	char stack[64 * 1024];
+	struct vmc c;
+
+	memset(stack, 1, sizeof(stack));
+	__asm__ volatile("" : : "r"(stack) : "memory");
+	vm_read(&c);
+	vm_read(&c);
+}
+
+/* ---- pagemap ---- */
+
+static uint64_t pagemap(char *addr)
+{
+	static pid_t owner;
+	static int fd = -1;
+	uint64_t e = 0;
+
+	/* an fd inherited over fork() would show the parent's page tables */
+	if (fd < 0 || owner != getpid()) {
+		if (fd >= 0)
+			close(fd);
+		fd = open("/proc/self/pagemap", O_RDONLY);
+		owner = getpid();
+	}
+	if (pread(fd, &e, sizeof(e), ((uintptr_t)addr / PG) * sizeof(e)) !=
+	    sizeof(e))
+		return 0;
+	return e;
+}
+
+static int excl(char *p, long i)
+{
+	uint64_t e = pagemap(p + i * PG);
+
+	return (e & PM_PRESENT) && (e & PM_EXCL);
+}
+
+static int soft_dirty(char *p, long i)
+{
+	return !!(pagemap(p + i * PG) & PM_SOFT_DIRTY);
+}
+
+/* ---- region ---- */
+
+static inline uint64_t orig_word(long page, long k)
+{
+	return ((uint64_t)page << 40) ^ ((uint64_t)k * 0x9E3779B97F4A7C15ULL) ^
+	       0x0123456789abcdefULL;
+}
+
+/*
+ * @n pages of private anonymous memory, a VMA of its own, starting @off
+ * pages after a 2 MB boundary (negative: before it).  Not populated.
+ */
+static char *region_map(long n, long off)
+{
+	size_t span = 4 * PMD_SZ + n * PG;
+	char *res = mmap(NULL, span, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *p;
+
+	if (res == MAP_FAILED)
+		return NULL;
+	p = (char *)((((uintptr_t)res + 2 * PMD_SZ) & ~(PMD_SZ - 1)) +
+		     off * (long)PG);
+	if (mprotect(p, n * PG, PROT_READ | PROT_WRITE))
+		return NULL;
+	madvise(p, n * PG, MADV_NOHUGEPAGE);
+	return p;
+}
+
+static void region_fill(char *p, long n)
+{
+	for (long i = 0; i < n; i++) {
+		uint64_t *w = (uint64_t *)(p + i * PG);
+
+		for (long k = 0; k < (long)(PG / 8); k++)
+			w[k] = orig_word(i, k);
+	}
+}
+
+/* 0 when page @i holds its original bytes */
+static int page_is_orig(char *p, long i)
+{
+	uint64_t *w = (uint64_t *)(p + i * PG);
+
+	for (long k = 0; k < (long)(PG / 8); k++)
+		if (w[k] != orig_word(i, k))
+			return -1;
+	return 0;
+}
+
+static char *region_new(long n, long off)
+{
+	char *p = region_map(n, off);
+
+	if (p)
+		region_fill(p, n);
+	return p;
+}
+
+/* ---- fork helper ---- */
+
+typedef int (*child_fn)(char *p, long n, void *arg);
+
+/* Run @fn in a child on the (shared) region; return its exit code. */
+static int run_child(char *p, long n, child_fn fn, void *arg)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return FAIL;
+	if (pid == 0)
+		_exit(fn(p, n, arg));
+	if (waitpid(pid, &status, 0) != pid)
+		return FAIL;
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "# child killed by signal %d\n",
+			WTERMSIG(status));
+		return FAIL;
+	}
+	return WEXITSTATUS(status);
+}
+
+static inline void wr(char *p, long i)
+{
+	*(volatile char *)(p + i * PG) ^= 0xff;
+}
+
+static inline int written_ok(char *p, long i)
+{
+	return (uint8_t)p[i * PG] == (uint8_t)(orig_word(i, 0) ^ 0xff);
+}
+
+/* ---- fixture: save and restore the sysctls in the harness parent ---- */
+
+FIXTURE(precopy) {
+	int max, mode;
+	int have;
+};
+
+FIXTURE_SETUP(precopy)
+{
+	self->have = !sysctl_get("cow_precopy_max", &self->max) &&
+		     !sysctl_get("cow_precopy_mode", &self->mode);
+	if (!self->have)
+		SKIP(return, "no vm.cow_precopy_max: kernel without pre-copy");
+	if (geteuid())
+		SKIP(return, "needs root to set vm.cow_precopy_*");
+	ASSERT_EQ(0, precopy_set(0, 0));
+}
+
+FIXTURE_TEARDOWN_PARENT(precopy)
+{
+	if (self->have)
+		precopy_set(self->max, self->mode);
+}
+
+/* ---- counters with a fixed window ---- */
+
+static int child_fixed_window(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 0);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	/* pagemap first: it does not depend on other processes */
+	for (long i = 1; i < n; i++) {
+		if (excl(p, i) != (i <= 8))
+			CFAIL("page %ld: exclusive=%d after writing page 0",
+			      i, excl(p, i));
+		if (page_is_orig(p, i))
+			CFAIL("page %ld changed by pre-copy", i);
+	}
+	if (d.precopy != 8 || d.copy != 1 || d.used)
+		CRETRY("write 0: precopy %ld copy %ld used %ld (want 8 1 0)",
+		       d.precopy, d.copy, d.used);
+
+	vm_read(&a);
+	for (long i = 1; i <= 8; i++)
+		wr(p, i);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	if (d.used != 8 || d.copy || d.precopy || d.reuse < 8)
+		CRETRY("write 1..8: used %ld copy %ld precopy %ld reuse %ld",
+		       d.used, d.copy, d.precopy, d.reuse);
+
+	vm_read(&a);
+	wr(p, 9);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	/* 10..15: clamped by the end of the VMA */
+	if (d.precopy != 6 || d.copy != 1)
+		CRETRY("write 9: precopy %ld copy %ld (want 6 1)",
+		       d.precopy, d.copy);
+	for (long i = 0; i < n; i++) {
+		if (i <= 9 ? !written_ok(p, i) : page_is_orig(p, i))
+			CFAIL("page %ld: wrong bytes", i);
+	}
+
+	vm_read(&a);
+	munmap(p, n * PG);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	if (d.wasted != 6)
+		CRETRY("munmap: wasted %ld (want 6)", d.wasted);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, counters_fixed_window, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_NE(NULL, p);
+		rc = run_child(p, 16, child_fixed_window, NULL);
+	}
+	ASSERT_EQ(OK, rc);
+}
+
+/* ---- integrity: parent and child always see their own bytes ---- */
+
+struct integ {
+	int pattern;	/* 0 seq, 1 rev, 2 rand, 3 stride 3 */
+	int both;	/* the parent writes too, concurrently */
+	int go[2];	/* pipe: start */
+};
+
+static void order_make(long *ord, long n, int pattern)
+{
+	uint64_t s = 42;
+
+	for (long i = 0; i < n; i++) {
+		switch (pattern) {
+		case 1:
+			ord[i] = n - 1 - i;
+			break;
+		case 3:
+			ord[i] = 3 * i < n ? 3 * i : -1;
+			break;
+		default:
+			ord[i] = i;
+			break;
+		}
+	}
+	if (pattern != 2)
+		return;
+	for (long i = n - 1; i > 0; i--) {
+		long j, t;
+
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		j = (long)((s >> 33) % (uint64_t)(i + 1));
+		t = ord[i];
+		ord[i] = ord[j];
+		ord[j] = t;
+	}
+}
+
+/* what side @who (0 child, 1 parent) writes to page @i, by kind */
+static int writes_page(int who, int pattern, long i)
+{
+	if (who == 1)
+		return i % 5 == 0;
+	return pattern == 3 ? i % 3 == 0 : 1;
+}
+
+static void side_write(char *p, long n, const long *ord, int who,
+		       int pattern)
+{
+	uint8_t x = who ? 0x5a : 0xff;
+
+	for (long k = 0; k < n; k++) {
+		long i = ord[k];
+		char *pg;
+
+		if (i < 0)
+			break;
+		if (!writes_page(who, pattern, i))
+			continue;
+		pg = p + i * PG;
+		switch (i % 3) {
+		case 0:		/* whole page */
+			for (long b = 0; b < (long)PG; b++)
+				pg[b] ^= x;
+			break;
+		case 1:		/* first byte */
+			pg[0] ^= x;
+			break;
+		default:	/* the last 100 bytes */
+			for (long b = PG - 100; b < (long)PG; b++)
+				pg[b] ^= x;
+			break;
+		}
+	}
+}
+
+static int side_verify(char *p, long n, int who, int pattern, int wrote)
+{
+	uint8_t x = who ? 0x5a : 0xff;
+	uint64_t exp[PG / 8];
+
+	for (long i = 0; i < n; i++) {
+		uint8_t *e = (uint8_t *)exp;
+
+		for (long k = 0; k < (long)(PG / 8); k++)
+			exp[k] = orig_word(i, k);
+		if (wrote && writes_page(who, pattern, i)) {
+			switch (i % 3) {
+			case 0:
+				for (long b = 0; b < (long)PG; b++)
+					e[b] ^= x;
+				break;
+			case 1:
+				e[0] ^= x;
+				break;
+			default:
+				for (long b = PG - 100; b < (long)PG; b++)
+					e[b] ^= x;
+				break;
+			}
+		}
+		if (memcmp(exp, p + i * PG, PG)) {
+			for (long b = 0; b < (long)PG; b++)
+				if (e[b] != (uint8_t)p[i * PG + b])
+					CFAIL("%s view: page %ld byte %ld: want %#x got %#x",
+					      who ? "parent" : "child", i, b,
+					      e[b], (uint8_t)p[i * PG + b]);
+		}
+	}
+	return OK;
+}
+
+static long integ_ord[1024];
+
+static int integrity_once(int pattern, int both, long n, long off)
+{
+	char *p = region_new(n, off);
+	int go[2], done[2], status, rc = OK;
+	char c = 0;
+	pid_t pid;
+
+	if (!p || pipe(go) || pipe(done))
+		return FAIL;
+	order_make(integ_ord, n, pattern);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return FAIL;
+	if (pid == 0) {
+		if (read(go[0], &c, 1) != 1)
+			_exit(FAIL);
+		side_write(p, n, integ_ord, 0, pattern);
+		rc = side_verify(p, n, 0, pattern, 1);
+		/* once more after the parent is done */
+		if (!rc && read(done[0], &c, 1) == 1)
+			rc = side_verify(p, n, 0, pattern, 1);
+		_exit(rc);
+	}
+	if (write(go[1], &c, 1) != 1)
+		rc = FAIL;
+	if (both) {
+		long ord2[1024];
+
+		order_make(ord2, n, pattern == 1 ? 1 : 0);
+		side_write(p, n, ord2, 1, pattern);
+	}
+	if (!rc)
+		rc = side_verify(p, n, 1, pattern, both);
+	if (write(done[1], &c, 1) != 1)
+		rc = FAIL;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return FAIL;
+	if (!rc)
+		rc = WEXITSTATUS(status);
+	if (!rc)
+		rc = side_verify(p, n, 1, pattern, both);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+	munmap(p, n * PG);
+	return rc;
+}
+
+static void integrity(struct __test_metadata *_metadata, int pattern)
+{
+	static const int settings[][2] = {
+		{ 0, 0 }, { 1, 0 }, { 8, 0 }, { 64, 0 }, { 16, 1 }, { 64, 1 },
+	};
+
+	for (unsigned int s = 0; s < sizeof(settings) / sizeof(settings[0]);
+	     s++) {
+		ASSERT_EQ(0, precopy_set(settings[s][0], settings[s][1]));
+		for (int both = 0; both < 2; both++) {
+			/* 600 pages straddling a 2 MB boundary */
+			int rc = integrity_once(pattern, both, 600, -300);
+
+			if (rc)
+				TH_LOG("max=%d mode=%d both=%d: failed",
+				       settings[s][0], settings[s][1], both);
+			ASSERT_EQ(OK, rc);
+		}
+	}
+}
+
+TEST_F_TIMEOUT(precopy, integrity_seq, 300) { integrity(_metadata, 0); }
+TEST_F_TIMEOUT(precopy, integrity_rev, 300) { integrity(_metadata, 1); }
+TEST_F_TIMEOUT(precopy, integrity_rand, 300) { integrity(_metadata, 2); }
+TEST_F_TIMEOUT(precopy, integrity_stride, 300) { integrity(_metadata, 3); }
+
+/* ---- never across a VMA boundary ---- */
+
+static int child_vma_boundary(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 5);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 0; i < n; i++)
+		if (excl(p, i) != (i >= 5 && i <= 7))
+			CFAIL("write 5: page %ld exclusive=%d", i, excl(p, i));
+	if (d.precopy != 2 || d.copy != 1)
+		CRETRY("write 5: precopy %ld copy %ld (want 2 1)", d.precopy,
+		       d.copy);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, vma_boundary, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_NE(NULL, p);
+		/* pages 8..15: another, still writable, private VMA */
+		ASSERT_EQ(0, mprotect(p + 8 * PG, 8 * PG,
+				      PROT_READ | PROT_WRITE | PROT_EXEC));
+		rc = run_child(p, 16, child_vma_boundary, NULL);
+	}
+	ASSERT_EQ(OK, rc);
+}
+
+/* ---- never across a page table (2 MB) boundary ---- */
+
+static int child_pmd_boundary(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 1);	/* pages 0..3 before the boundary, 4.. after it */
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 0; i < n; i++)
+		if (excl(p, i) != (i >= 1 && i <= 3))
+			CFAIL("write 1: page %ld exclusive=%d", i, excl(p, i));
+	if (d.precopy != 2 || d.copy != 1)
+		CRETRY("write 1: precopy %ld copy %ld (want 2 1)", d.precopy,
+		       d.copy);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, pmd_boundary, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, -4);
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(0, ((uintptr_t)(p + 4 * PG)) % PMD_SZ);
+		rc = run_child(p, 16, child_pmd_boundary, NULL);
+	}
+	ASSERT_EQ(OK, rc);
+}
+
+/* ---- exclusive pages are not pre-copied ---- */
+
+static int child_exclusive(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	wr(p, 2);	/* copies with pre-copy off: exclusive now */
+	wr(p, 4);
+	if (precopy_set(8, 0))
+		CFAIL("cannot set vm.cow_precopy_max");
+	warmup();
+	vm_read(&a);
+	wr(p, 0);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	if (!written_ok(p, 2) || !written_ok(p, 4) || !written_ok(p, 0))
+		CFAIL("lost a write");
+	for (long i = 1; i < n; i++)
+		if (excl(p, i) != (i <= 8))
+			CFAIL("page %ld exclusive=%d", i, excl(p, i));
+	/* 1..8 minus the two exclusive pages */
+	if (d.precopy != 6 || d.copy != 1)
+		CRETRY("precopy %ld copy %ld (want 6 1)", d.precopy, d.copy);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, exclusive_not_precopied, 120)
+{
+	int rc = RETRY;
+
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_EQ(0, precopy_set(0, 0));
+		ASSERT_NE(NULL, p);
+		rc = run_child(p, 16, child_exclusive, NULL);
+	}
+	ASSERT_EQ(OK, rc);
+}
+
+/* ---- a read-only neighbour VMA stays read-only ---- */
+
+static sigjmp_buf segv_env;
+
+static void segv_handler(int sig)
+{
+	siglongjmp(segv_env, 1);
+}
+
+static int child_readonly(char *p, long n, void *arg)
+{
+	struct sigaction sa = { .sa_handler = segv_handler };
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 0);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 1; i < n; i++)
+		if (excl(p, i) != (i <= 3))
+			CFAIL("page %ld exclusive=%d", i, excl(p, i));
+	sigaction(SIGSEGV, &sa, NULL);
+	for (long i = 4; i < n; i++) {
+		if (sigsetjmp(segv_env, 1) == 0) {
+			wr(p, i);
+			CFAIL("write to read-only page %ld did not fault", i);
+		}
+		if (page_is_orig(p, i))
+			CFAIL("read-only page %ld changed", i);
+	}
+	if (d.precopy != 3)
+		CRETRY("precopy %ld (want 3)", d.precopy);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, readonly_neighbour_stays_readonly, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(0, mprotect(p + 4 * PG, 12 * PG, PROT_READ));
+		rc = run_child(p, 16, child_readonly, NULL);
+	}
+	ASSERT_EQ(OK, rc);
+}
+
+/* ---- generic "write these pages, expect this" child ---- */
+
+struct expect {
+	const long *ord;	/* pages to write, -1 terminated */
+	long precopy;		/* exact, or -1 */
+	long precopy_max;	/* upper bound when precopy is -1 */
+	long copy_max;		/* upper bound of cow_copy, or -1 */
+	int all_used;		/* every pre-copied page was written */
+	int check_wasted;	/* munmap: wasted = precopy - used */
+	int skip_policy;	/* prctl policy to set first, or -1 */
+};
+
+static int child_expect(char *p, long n, void *arg)
+{
+	const struct expect *e = arg;
+	struct vmc a, b, d, m1;
+	long w = 0;
+
+	if (e->skip_policy >= 0 &&
+	    prctl(PR_SET_COW_PRECOPY, e->skip_policy, 0, 0, 0))
+		CFAIL("PR_SET_COW_PRECOPY %d: %s", e->skip_policy,
+		      strerror(errno));
+	warmup();
+	vm_read(&a);
+	for (long k = 0; e->ord[k] >= 0; k++, w++)
+		wr(p, e->ord[k]);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long k = 0; e->ord[k] >= 0; k++)
+		if (!written_ok(p, e->ord[k]))
+			CFAIL("page %ld lost its write", e->ord[k]);
+	if (e->precopy >= 0 && d.precopy != e->precopy)
+		CRETRY("precopy %ld (want %ld), copy %ld", d.precopy,
+		       e->precopy, d.copy);
+	if (e->precopy < 0 && d.precopy > e->precopy_max)
+		CRETRY("precopy %ld (want <= %ld)", d.precopy, e->precopy_max);
+	if (e->copy_max >= 0 && d.copy > e->copy_max)
+		CRETRY("copy %ld (want <= %ld)", d.copy, e->copy_max);
+	if (d.copy + d.precopy < w - 2 || d.copy + d.precopy > w + 2 + n)
+		CRETRY("copy %ld + precopy %ld for %ld writes", d.copy,
+		       d.precopy, w);
+	if (e->all_used && d.used != d.precopy)
+		CRETRY("used %ld != precopy %ld", d.used, d.precopy);
+	if (e->check_wasted) {
+		vm_read(&b);
+		munmap(p, n * PG);
+		vm_read(&m1);
+		vm_delta(&b, &b, &m1);
+		if (b.wasted != d.precopy - d.used)
+			CRETRY("wasted %ld, precopy %ld used %ld", b.wasted,
+			       d.precopy, d.used);
+	}
+	fprintf(stderr, "#   writes %ld: copy %ld precopy %ld used %ld\n", w,
+		d.copy, d.precopy, d.used);
+	return OK;
+}
+
+static long ord_buf[1024];
+
+static long *ord_pattern(long n, int pattern, long stride)
+{
+	long k = 0;
+
+	if (pattern == 3) {
+		for (long i = 0; i < n; i += stride)
+			ord_buf[k++] = i;
+		ord_buf[k] = -1;
+		return ord_buf;
+	}
+	order_make(ord_buf, n, pattern);
+	ord_buf[n] = -1;
+	return ord_buf;
+}
+
+static int expect_run(struct __test_metadata *_metadata, long n, int madv,
+		      const struct expect *e)
+{
+	int rc = RETRY;
+
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(n, 0);
+
+		if (!p)
+			return FAIL;
+		if (madv && madvise(p, n * PG, madv))
+			return FAIL;
+		rc = run_child(p, n, child_expect, (void *)e);
+	}
+	return rc;
+}
+
+TEST_F_TIMEOUT(precopy, madv_random_disables, 120)
+{
+	struct expect e = { .ord = ord_pattern(64, 0, 0), .precopy = 0,
+			    .copy_max = 64, .skip_policy = -1 };
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	ASSERT_EQ(OK, expect_run(_metadata, 64, MADV_RANDOM, &e));
+	ASSERT_EQ(0, precopy_set(8, 1));
+	ASSERT_EQ(OK, expect_run(_metadata, 64, MADV_RANDOM, &e));
+}
+
+TEST_F_TIMEOUT(precopy, madv_sequential_max_window, 120)
+{
+	static long one[] = { 0, -1 };
+	struct expect e = { .ord = one, .precopy = 8, .copy_max = 1,
+			    .skip_policy = -1 };
+	struct expect e0 = { .ord = one, .precopy = 0, .copy_max = 1,
+			     .skip_policy = -1 };
+
+	/* adaptive: a first COW copy alone starts nothing ... */
+	ASSERT_EQ(0, precopy_set(8, 1));
+	ASSERT_EQ(OK, expect_run(_metadata, 16, 0, &e0));
+	/* ... but MADV_SEQUENTIAL asks for the whole window at once */
+	ASSERT_EQ(OK, expect_run(_metadata, 16, MADV_SEQUENTIAL, &e));
+}
+
+TEST_F_TIMEOUT(precopy, fixed_stride_wastes_and_counts_it, 120)
+{
+	/* 16 writes 16 pages apart: each pre-copies 8 pages never written */
+	struct expect e = { .ord = ord_pattern(256, 3, 16), .precopy = 128,
+			    .copy_max = 16, .check_wasted = 1,
+			    .skip_policy = -1 };
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &e));
+}
+
+TEST_F_TIMEOUT(precopy, adaptive_forward_stream, 120)
+{
+	struct expect e = { .ord = ord_pattern(256, 0, 0), .precopy = -1,
+			    .precopy_max = 256, .copy_max = 32,
+			    .all_used = 1, .check_wasted = 1,
+			    .skip_policy = -1 };
+
+	ASSERT_EQ(0, precopy_set(16, 1));
+	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &e));
+}
+
+TEST_F_TIMEOUT(precopy, adaptive_backward_stream, 120)
+{
+	struct expect e = { .ord = ord_pattern(256, 1, 0), .precopy = -1,
+			    .precopy_max = 256, .copy_max = 32,
+			    .all_used = 1, .check_wasted = 1,
+			    .skip_policy = -1 };
+
+	ASSERT_EQ(0, precopy_set(16, 1));
+	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &e));
+}
+
+TEST_F_TIMEOUT(precopy, adaptive_random_and_stride_stay_small, 120)
+{
+	struct expect r = { .ord = ord_pattern(256, 2, 0), .precopy = -1,
+			    .precopy_max = 64, .check_wasted = 1,
+			    .copy_max = -1, .skip_policy = -1 };
+	struct expect s = { .ord = NULL, .precopy = 0, .copy_max = -1,
+			    .skip_policy = -1 };
+	static long stride[64];
+
+	ASSERT_EQ(0, precopy_set(16, 1));
+	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &r));
+	for (long k = 0; k < 16; k++)
+		stride[k] = k * 16;
+	stride[16] = -1;
+	s.ord = stride;
+	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &s));
+}
+
+/* ---- prctl ---- */
+
+TEST_F_TIMEOUT(precopy, prctl_opt_out_and_max, 120)
+{
+	static long one[] = { 0, -1 };
+	struct expect off = { .ord = one, .precopy = 0, .copy_max = 1,
+			      .skip_policy = PR_COW_PRECOPY_DISABLE };
+	struct expect max = { .ord = one, .precopy = 8, .copy_max = 1,
+			      .skip_policy = PR_COW_PRECOPY_MAX };
+	int st;
+	pid_t pid;
+
+	if (prctl(PR_GET_COW_PRECOPY, 0, 0, 0, 0) < 0)
+		SKIP(return, "no PR_GET_COW_PRECOPY");
+	ASSERT_EQ(PR_COW_PRECOPY_DEFAULT, prctl(PR_GET_COW_PRECOPY, 0, 0, 0, 0));
+	ASSERT_EQ(-1, prctl(PR_SET_COW_PRECOPY, 3, 0, 0, 0));
+	ASSERT_EQ(EINVAL, errno);
+
+	/* inherited by fork() */
+	ASSERT_EQ(0, prctl(PR_SET_COW_PRECOPY, PR_COW_PRECOPY_DISABLE, 0, 0, 0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(prctl(PR_GET_COW_PRECOPY, 0, 0, 0, 0) ==
+		      PR_COW_PRECOPY_DISABLE ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_EQ(0, WEXITSTATUS(st));
+	ASSERT_EQ(0, prctl(PR_SET_COW_PRECOPY, PR_COW_PRECOPY_DEFAULT, 0, 0, 0));
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	ASSERT_EQ(OK, expect_run(_metadata, 16, 0, &off));
+	ASSERT_EQ(0, precopy_set(8, 1));
+	ASSERT_EQ(OK, expect_run(_metadata, 16, 0, &max));
+}
+
+/* ---- zero page and large folios are not pre-copied ---- */
+
+static int child_zero(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 0);	/* anon page: neighbours are the zero page */
+	p[PG] = 1;	/* COW of the zero page */
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 2; i < n; i++)
+		if (excl(p, i) || p[i * PG])
+			CFAIL("zero page %ld: exclusive=%d byte %d", i,
+			      excl(p, i), p[i * PG]);
+	if (d.precopy)
+		CRETRY("precopy %ld (want 0)", d.precopy);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, zero_page_not_precopied, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_map(16, 0);
+		volatile char sink = 0;
+
+		ASSERT_NE(NULL, p);
+		for (long k = 0; k < (long)(PG / 8); k++)
+			((uint64_t *)p)[k] = orig_word(0, k);
+		for (long i = 1; i < 16; i++)
+			sink += p[i * PG];	/* map the zero page */
+		rc = run_child(p, 16, child_zero, NULL);
+	}
+	ASSERT_EQ(OK, rc);
+}
+
+static int child_thp(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 0);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 1; i < n; i++)
+		if (excl(p, i))
+			CFAIL("THP subpage %ld exclusive", i);
+	if (!written_ok(p, 0) || page_is_orig(p, 1) || page_is_orig(p, 511))
+		CFAIL("wrong bytes");
+	if (d.precopy)
+		CRETRY("precopy %ld (want 0)", d.precopy);
+	return OK;
+}
+
+static long smaps_anon_huge_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+TEST_F_TIMEOUT(precopy, thp_not_precopied, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_map(512, 0);
+
+		ASSERT_NE(NULL, p);
+		if (madvise(p, PMD_SZ, MADV_HUGEPAGE))
+			SKIP(return, "MADV_HUGEPAGE: %s", strerror(errno));
+		region_fill(p, 512);
+		if (smaps_anon_huge_kb() < 2048)
+			SKIP(return, "no THP for the region (THP disabled?)");
+		rc = run_child(p, 512, child_thp, NULL);
+	}
+	ASSERT_EQ(OK, rc);
+}
+
+/* ---- pinned, KSM and uffd-wp pages ---- */
+
+static int child_pinned(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 0);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	if (page_is_orig(p, 3))
+		CFAIL("page 3 (pinned in the parent) wrong in the child");
+	/* 1..8 minus page 3, which fork() copied because it was pinned */
+	if (d.precopy != 7)
+		CRETRY("precopy %ld (want 7)", d.precopy);
+	wr(p, 3);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, pinned_not_precopied, 120)
+{
+	struct pin_longterm_test pin;
+	uint64_t buf[PG / 8], ubuf = (uintptr_t)buf;
+	int fd, rc = RETRY;
+
+	fd = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "no /sys/kernel/debug/gup_test (CONFIG_GUP_TEST)");
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_NE(NULL, p);
+		pin.addr = (uintptr_t)(p + 3 * PG);
+		pin.size = PG;
+		pin.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE;
+		if (ioctl(fd, PIN_LONGTERM_TEST_START, &pin))
+			SKIP(return, "PIN_LONGTERM_TEST_START: %s",
+			     strerror(errno));
+		rc = run_child(p, 16, child_pinned, NULL);
+		/* the pin still sees the parent's, unchanged, page */
+		ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &ubuf));
+		ASSERT_EQ(0, memcmp(buf, p + 3 * PG, PG));
+		ASSERT_EQ(0, page_is_orig(p, 3));
+		ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
+	}
+	close(fd);
+	ASSERT_EQ(OK, rc);
+}
+
+static int child_ksm(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	vm_read(&a);
+	wr(p, 0);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 1; i <= 8; i++)
+		if (excl(p, i))
+			CFAIL("KSM page %ld exclusive", i);
+	if (d.precopy)
+		CRETRY("precopy %ld (want 0: pages 1..8 are KSM)", d.precopy);
+	p[PG] = 1;
+	if (p[PG] != 1 || p[2 * PG] != 0x5a)
+		CFAIL("wrong bytes after writing a KSM page");
+	return OK;
+}
+
+static int ksm_get(const char *k, char *v, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", k);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, v, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	v[n] = 0;
+	return 0;
+}
+
+static int ksm_put(const char *k, const char *v)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", k);
+	return file_put(path, v);
+}
+
+TEST_F_TIMEOUT(precopy, ksm_not_precopied, 120)
+{
+	char run[16], scan[16], sleep_ms[16], v[32];
+	int rc = RETRY, merged = 0;
+	char *p;
+
+	if (ksm_get("run", run, sizeof(run)) ||
+	    ksm_get("pages_to_scan", scan, sizeof(scan)) ||
+	    ksm_get("sleep_millisecs", sleep_ms, sizeof(sleep_ms)))
+		SKIP(return, "no KSM");
+	ASSERT_EQ(0, precopy_set(8, 0));
+	p = region_new(16, 0);
+	ASSERT_NE(NULL, p);
+	for (long i = 1; i <= 8; i++)
+		memset(p + i * PG, 0x5a, PG);
+	ASSERT_EQ(0, madvise(p, 16 * PG, MADV_MERGEABLE));
+	ksm_put("pages_to_scan", "1000");
+	ksm_put("sleep_millisecs", "10");
+	ksm_put("run", "1");
+	/* bounded: a KSM scan is slow under TCG */
+	for (int t = 0; t < 200 && !merged; t++) {
+		usleep(100 * 1000);
+		if (!ksm_get("pages_sharing", v, sizeof(v)) && atol(v) >= 7)
+			merged = 1;
+	}
+	if (merged) {
+		for (int t = 0; t < ATTEMPTS && rc == RETRY; t++)
+			rc = run_child(p, 16, child_ksm, NULL);
+	}
+	madvise(p, 16 * PG, MADV_UNMERGEABLE);
+	ksm_put("run", run);
+	ksm_put("pages_to_scan", scan);
+	ksm_put("sleep_millisecs", sleep_ms);
+	if (!merged)
+		SKIP(return, "KSM did not merge the pages within 20 s");
+	ASSERT_EQ(OK, rc);
+}
+
+static int child_uffd(char *p, long n, void *arg)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = n * PG },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct vmc a, b, d;
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 || ioctl(fd, UFFDIO_API, &api))
+		return SKIPPED;
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		return SKIPPED;
+	warmup();
+	vm_read(&a);
+	wr(p, 0);	/* not write-protected: a plain COW, no handler */
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 1; i < n; i++)
+		if (excl(p, i))
+			CFAIL("page %ld exclusive in a uffd-wp range", i);
+	if (d.precopy || !written_ok(p, 0))
+		CRETRY("precopy %ld (want 0)", d.precopy);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, uffd_wp_not_precopied, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_NE(NULL, p);
+		rc = run_child(p, 16, child_uffd, NULL);
+	}
+	if (rc == SKIPPED)
+		SKIP(return, "userfaultfd write-protect not available");
+	ASSERT_EQ(OK, rc);
+}
+
+/* ---- soft-dirty stays exact ---- */
+
+static int child_soft_dirty(char *p, long n, void *arg)
+{
+	int cleared = *(int *)arg;
+
+	if (cleared && file_put("/proc/self/clear_refs", "4"))
+		return SKIPPED;
+	wr(p, 0);
+	for (long i = 1; i <= 8; i++) {
+		if (!excl(p, i))
+			CFAIL("page %ld not pre-copied", i);
+		/* pre-copied, not written: soft-dirty as before the copy */
+		if (soft_dirty(p, i) != !cleared)
+			CFAIL("pre-copied page %ld: soft-dirty=%d, want %d", i,
+			      soft_dirty(p, i), !cleared);
+	}
+	if (!soft_dirty(p, 0))
+		CFAIL("written page 0 not soft-dirty");
+	wr(p, 3);
+	if (!soft_dirty(p, 3))
+		CFAIL("page 3 written after pre-copy not soft-dirty");
+	if (cleared && (soft_dirty(p, 2) || soft_dirty(p, 4)))
+		CFAIL("unwritten pre-copied pages became soft-dirty");
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, soft_dirty_exact, 120)
+{
+	int rc, cleared;
+
+	if (access("/proc/self/clear_refs", W_OK))
+		SKIP(return, "no /proc/self/clear_refs");
+	ASSERT_EQ(0, precopy_set(8, 0));
+	for (cleared = 0; cleared < 2; cleared++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_NE(NULL, p);
+		if (!soft_dirty(p, 1))
+			SKIP(return, "pagemap has no soft-dirty bit");
+		rc = run_child(p, 16, child_soft_dirty, &cleared);
+		if (rc == SKIPPED)
+			SKIP(return, "cannot clear soft-dirty");
+		ASSERT_EQ(OK, rc);
+	}
+}
+
+TEST_HARNESS_MAIN
