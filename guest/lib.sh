@@ -37,12 +37,19 @@ ktap_bail() {
 }
 
 # send_file NAME PATH: frame a text file to the host (docs/formats.md §5).
+# The emulated UART moves ~100 KB/s, so a file over 32 KiB (a kernel log full
+# of samples) goes gzip'ed and base64-encoded: ~10x fewer bytes.
 send_file() {
 	[ -f "$2" ] || { ktap_diag "send_file: $2 missing"; return 1; }
-	echo "@@cowlab-file $1" >&3
-	cat "$2" >&3
-	# make sure the end marker starts a line
-	[ -z "$(tail -c 1 "$2")" ] || echo >&3
+	if [ "$(wc -c <"$2")" -gt 32768 ]; then
+		echo "@@cowlab-file-gz64 $1" >&3
+		gzip -c "$2" | base64 >&3
+	else
+		echo "@@cowlab-file $1" >&3
+		cat "$2" >&3
+		# make sure the end marker starts a line
+		[ -z "$(tail -c 1 "$2")" ] || echo >&3
+	fi
 	echo "@@cowlab-end $1" >&3
 }
 
@@ -82,7 +89,8 @@ sysctl_set() {
 
 ktap_close() {
 	echo "1..$KTAP_N" >&3
-	dmesg >"$RESULTS/dmesg.txt"
+	# appended: a plan may already have drained earlier parts with dmesg -c
+	dmesg >>"$RESULTS/dmesg.txt"
 	send_file dmesg.txt "$RESULTS/dmesg.txt"
 	if [ "$KTAP_FAILED" = 0 ]; then v=pass; code=0; else v=fail; code=1; fi
 	echo "@@cowlab-verdict $v" >&3

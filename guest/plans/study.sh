@@ -21,6 +21,9 @@ bench() {
 	label=$1 name=$2
 	shift 2
 	run_prog "$label:$name" 1200 cowbench --quiet --label "$label" --json "$J" "$@"
+	# drain the kernel log after every logged configuration: the 2 MiB log
+	# buffer holds ~16k sample lines, one configuration fewer than that
+	[ "$label" = stat ] && dmesg -c >>"$RESULTS/dmesg.txt"
 }
 
 # 1. instrumentation overhead
@@ -42,7 +45,7 @@ for m in $(cowbench --list 2>/dev/null | grep -o 'mthp-[0-9]*k' | sort -u); do k
 for ks in $kinds; do
 	k=${ks%%:*} sz=${ks#*:}
 	r=$reps
-	[ "$k" = hugetlb-1g ] && r=2
+	[ "$k" = hugetlb-1g ] && r=1 # 1 GiB: ~50 s a repetition under TCG
 	for by in 1 4096; do
 		bench stat "$k-b$by" --page "$k" --size "$sz" --who child --pattern seq --bytes "$by" --reps "$r"
 	done

@@ -65,5 +65,10 @@ t "stream-split records the verdict" [ "$(cat "$tmp/out/verdict")" = pass ]
 printf 'ok 1 x\r\n@@cowlab-verdict fail\r\n' >"$tmp/crlf"
 "$top/scripts/stream-split.sh" "$tmp/crlf" "$tmp/o2"
 t "stream-split strips serial carriage returns" [ "$(cat "$tmp/o2/verdict")" = fail ]
+seq 1 20000 | sed 's/^/cow_stat: seq=/' >"$tmp/big.txt"
+{ echo "ok 1 x"; echo "@@cowlab-file-gz64 big.txt"; gzip -c "$tmp/big.txt" | base64; echo "@@cowlab-end big.txt"; echo "1..1"; } >"$tmp/gz.stream"
+"$top/scripts/stream-split.sh" "$tmp/gz.stream" "$tmp/o3"
+t "stream-split decodes a gzip+base64 frame" cmp -s "$tmp/big.txt" "$tmp/o3/big.txt"
+t "stream-split keeps gzip+base64 payload out of the KTAP" [ "$(grep -c . "$tmp/o3/result.ktap")" = 2 ]
 echo "1..$n"
 exit $bad
