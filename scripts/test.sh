@@ -106,7 +106,7 @@ finish() {
 guest_run() {
 	local name=$1 kernel=$2 plan=$3 rc
 	shift 3
-	scripts/run-guest.sh --plan "$plan" --kernel "$kernel" --out "$T/$name" \
+	scripts/run-guest.sh --plan "$plan" --kernel "$kernel" --initrd "$T/initramfs.cpio.gz" --out "$T/$name" \
 		--timeout "${COWLAB_GUEST_TIMEOUT:-3000}" "$@"
 	rc=$?
 	if [ $rc -ge 2 ]; then
@@ -134,7 +134,7 @@ if [ -f tests/guest/Makefile ]; then
 	must make -s -C tests/guest KSFT_DIR="$B/linux/tools/testing/selftests" OUT="$B/guest-tests"
 	guest_tests=$B/guest-tests
 fi
-must scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" ${guest_tests:+--bin "$guest_tests"}
+must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" ${guest_tests:+--bin "$guest_tests"}
 
 if [ -z "$features" ]; then
 	features=off${all:+,$all}

@@ -39,7 +39,11 @@ cat /proc/vmstat >"$RESULTS/vmstat-before.txt"
 dmesg -c >"$RESULTS/dmesg-overhead.txt"
 hist=/sys/kernel/tracing/events/cow/cow_fault/trigger
 [ -w $hist ] && echo 'hist:keys=kind,order:vals=hitcount,copy_ns,total_ns:sort=kind' >$hist
-feature_apply stat || ktap_diag "study: no instrumentation on this kernel: user-space figures only"
+if feature_apply stat; then
+	sysctl_set vm.cow_log_sample 1 # every COW event logged
+else
+	ktap_diag "study: no instrumentation on this kernel: user-space figures only"
+fi
 kinds="4k:$size4k thp:32M zero:$size4k file:$size4k hugetlb-2m:64M hugetlb-1g:1G"
 for m in $(cowbench --list 2>/dev/null | grep -o 'mthp-[0-9]*k' | sort -u); do kinds="$kinds $m:$size4k"; done
 for ks in $kinds; do
