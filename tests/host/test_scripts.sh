@@ -48,6 +48,14 @@ printf 'map_populate\t-\tok\n' >"$tmp/feat.txt"
 t "ktap-compare: a feature set that could not be applied fails the run" \
 	bash -c "[ $? = 1 ] && grep -qx 'not ok 1 stat' '$tmp/feat'"
 
+printf 'map_populate\t-\tflaky\t# sometimes fails\n' >"$tmp/flaky.txt"
+printf 'KTAP version 1\nnot ok 1 off:map_populate # exit 1\n1..1\n' >"$tmp/flaky.ktap"
+"$top/scripts/ktap-compare" "$tmp/flaky.ktap" "$tmp/flaky.txt" >/dev/null 2>&1
+t "ktap-compare: a flaky program may fail" [ $? = 0 ]
+printf 'KTAP version 1\nok 1 off:other\n1..1\n' >"$tmp/none.ktap"
+"$top/scripts/ktap-compare" "$tmp/none.ktap" "$tmp/flaky.txt" >/dev/null 2>&1
+t "ktap-compare: a flaky program must still run" [ $? = 1 ]
+
 # splat-scan
 printf '[ 1.0] ok\n[ 2.0] BUG: KASAN: use-after-free in wp_page_copy\n' >"$tmp/d1"
 printf '[ 1.0] all quiet\n' >"$tmp/d2"
