@@ -107,7 +107,7 @@ guest_run() {
 	local name=$1 kernel=$2 plan=$3 rc
 	shift 3
 	scripts/run-guest.sh --plan "$plan" --kernel "$kernel" --initrd "$T/initramfs.cpio.gz" --out "$T/$name" \
-		--timeout "${COWLAB_GUEST_TIMEOUT:-3000}" "$@"
+		--timeout "${COWLAB_GUEST_TIMEOUT:-4000}" "$@"
 	rc=$?
 	if [ $rc -ge 2 ]; then
 		nsuite=$((nsuite + 1))
