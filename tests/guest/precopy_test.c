@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -1276,6 +1277,77 @@ TEST_F_TIMEOUT(precopy, soft_dirty_exact, 120)
 		if (rc == SKIPPED)
 			SKIP(return, "cannot clear soft-dirty");
 		ASSERT_EQ(OK, rc);
+	}
+}
+
+/* ---- threads of one mm racing on the same page tables ---- */
+
+struct racer {
+	char *p;
+	long n;
+	int parity;	/* writes pages with i % 2 == parity */
+};
+
+static void *racer_fn(void *arg)
+{
+	struct racer *r = arg;
+
+	for (long k = 0; k < r->n; k++) {
+		/* even pages ascending, odd pages descending */
+		long i = r->parity ? r->n - 1 - k : k;
+
+		if (i % 2 != r->parity)
+			continue;
+		for (long b = 0; b < (long)PG; b += 512)
+			r->p[i * PG + b] ^= 0xff;
+	}
+	return NULL;
+}
+
+static int child_threads(char *p, long n, void *arg)
+{
+	struct racer r[2] = { { p, n, 0 }, { p, n, 1 } };
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, racer_fn, &r[i]))
+			CFAIL("pthread_create");
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (long i = 0; i < n; i++) {
+		uint8_t *pg = (uint8_t *)(p + i * PG);
+
+		for (long k = 0; k < (long)(PG / 8); k++) {
+			uint64_t w = orig_word(i, k);
+			uint8_t *e = (uint8_t *)&w;
+
+			for (int b = 0; b < 8; b++) {
+				long off = k * 8 + b;
+				uint8_t want = e[b] ^ (off % 512 ? 0 : 0xff);
+
+				if (pg[off] != want)
+					CFAIL("page %ld byte %ld: want %#x got %#x",
+					      i, off, want, pg[off]);
+			}
+		}
+	}
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, threads_integrity, 300)
+{
+	static const int settings[][2] = { { 64, 0 }, { 64, 1 }, { 8, 0 } };
+
+	for (unsigned int s = 0; s < 3; s++) {
+		char *p = region_new(1024, -512);
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(0, precopy_set(settings[s][0], settings[s][1]));
+		ASSERT_EQ(OK, run_child(p, 1024, child_threads, NULL));
+		/* the parent still sees the original bytes */
+		for (long i = 0; i < 1024; i++)
+			ASSERT_EQ(0, page_is_orig(p, i));
+		munmap(p, 1024 * PG);
 	}
 }
 
