@@ -78,7 +78,9 @@ suite() {
 	nsuite=$((nsuite + 1))
 	sed 's/^/    /' "$out" >>"$ktap"
 	if [ "$f" = 0 ]; then echo "ok $nsuite $name" >>"$ktap"; else echo "not ok $nsuite $name" >>"$ktap"; fi
-	grep '^not ok\|^# .*REGRESSION\|^Bail' "$out" | head -n 20
+	# what failed, with the failing program's last lines (ktap-compare
+	# prints them as "# | ..."): CI logs may keep only this stdout
+	grep '^not ok\|^# .*REGRESSION\|^# .*: last [0-9]* lines\|^# |\|^Bail' "$out" | head -n 150
 	[ -s "$T/$name.err" ] && [ "$f" != 0 ] && tail -n 20 "$T/$name.err"
 	echo "   $name: $p passed, $f failed"
 }
@@ -156,6 +158,8 @@ cowlab_tests() { # NAME KERNEL
 	step "guest $1: cowlab tests"
 	guest_run "$1" "$2" cowlab-tests
 	suite "$1" grep -v '^    ' "$T/$1/result.ktap"
+	# the failing subtests with the lines before them
+	grep -B 8 '^    .*not ok' "$T/$1/result.ktap" | head -n 80
 	suite "$1-splats" scripts/splat-scan.sh --tap "$T/$1/console.log" "$T/$1/dmesg.txt"
 }
 
