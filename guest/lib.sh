@@ -59,16 +59,29 @@ run_prog() {
 	name=$1; tmo=$2; shift 2
 	log=$RESULTS/log/$name.log
 	mkdir -p "$(dirname "$log")"
-	echo "# $name: $*" >&3
-	t0=$(cut -d' ' -f1 /proc/uptime)
-	# Stream the program's output live (nested, indented) and keep a copy.
-	{
-		timeout -s KILL "$tmo" "$@" </dev/null 2>&1
-		echo $? >"$log.rc"
-	} | tee "$log" | awk '{ print "    " $0; fflush() }' >&3
-	rc=$(cat "$log.rc")
-	t1=$(cut -d' ' -f1 /proc/uptime)
-	secs=$(awk "BEGIN {printf \"%.1f\", $t1 - $t0}")
+	attempt=1
+	while :; do
+		echo "# $name: $*" >&3
+		t0=$(cut -d' ' -f1 /proc/uptime)
+		# Stream the program's output live (nested, indented) and keep a copy.
+		{
+			timeout -s KILL "$tmo" "$@" </dev/null 2>&1
+			echo $? >"$log.rc"
+		} | tee "$log" | awk '{ print "    " $0; fflush() }' >&3
+		rc=$(cat "$log.rc")
+		t1=$(cut -d' ' -f1 /proc/uptime)
+		secs=$(awk "BEGIN {printf \"%.1f\", $t1 - $t0}")
+		# RUN_PROG_RETRY=1: a failure (not a skip) gets one more run; the
+		# host judges the second (scripts/ktap-compare drops the nested
+		# results before a "# RETRY" line) and reports that it retried.
+		if [ "${RUN_PROG_RETRY:-0}" = 1 ] && [ $attempt = 1 ] && [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
+			echo "# RETRY $name: exit $rc in ${secs}s; its output above is kept, the next run is judged" >&3
+			cp "$log" "$log.1"
+			attempt=2
+			continue
+		fi
+		break
+	done
 	case $rc in
 	0) ktap_result ok "$name" ;;
 	4) ktap_result skip "$name" "exit 4 (KSFT_SKIP)" ;;

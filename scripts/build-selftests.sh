@@ -47,7 +47,7 @@ cflags=(-static -O2 -Wall -U_FORTIFY_SOURCE -D_GNU_SOURCE -I"$out/inc" -I"$tree"
 	-include "$tree/tools/testing/selftests/kselftest.h")
 built=0
 failed=()
-for t in $(grep -v '^\s*\(#\|$\)' "$top/guest/selftests.list" | awk '{print $3}' | sort -u); do
+for t in $(grep -v '^\s*\(#\|@\|$\)' "$top/guest/selftests.list" | awk '{print $3}' | sort -u); do
 	# relative names: some tests create files named after __FILE__ in the cwd
 	srcs=("$t.c" vm_util.c thp_settings.c)
 	case $t in uffd-*) srcs+=(uffd-common.c) ;; esac

@@ -80,7 +80,7 @@ suite() {
 	if [ "$f" = 0 ]; then echo "ok $nsuite $name" >>"$ktap"; else echo "not ok $nsuite $name" >>"$ktap"; fi
 	# what failed, with the failing program's last lines (ktap-compare
 	# prints them as "# | ..."): CI logs may keep only this stdout
-	grep '^not ok\|^# .*REGRESSION\|^# .*: last [0-9]* lines\|^# |\|^Bail' "$out" | head -n 150
+	grep '^not ok\|^# .*REGRESSION\|^# .*: last [0-9]* lines\|^# |\|^# retried\|^Bail' "$out" | head -n 150
 	[ -s "$T/$name.err" ] && [ "$f" != 0 ] && tail -n 20 "$T/$name.err"
 	echo "   $name: $p passed, $f failed"
 }

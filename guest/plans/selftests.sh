@@ -2,7 +2,12 @@
 # Plan "selftests": the upstream mm selftests (guest/selftests.list), once per
 # feature set named in cowlab.features (default "off"; see guest/features/).
 # Subtest names are FEATURE:TEST so one baseline serves every feature set.
-# cowlab.only=a,b limits the run to those tests (by name).
+# cowlab.only=a,b limits the run to those tests (by name). Before each test
+# the page cache is dropped and memory compacted, so that huge page
+# allocations do not depend on what the tests before left behind. Tests on
+# the list's "@retry" line get a second run after a failure (guest/lib.sh).
+
+retry=$(sed -n 's/^@retry //p' /lib/cowlab/selftests.list)
 
 for feat in $(echo "${COWLAB_FEATURES:-off}" | tr , ' '); do
 	if ! feature_apply "$feat"; then
@@ -10,12 +15,17 @@ for feat in $(echo "${COWLAB_FEATURES:-off}" | tr , ' '); do
 		continue
 	fi
 	while read -r name tmo cmd; do
-		case "$name" in '#'* | '') continue ;; esac
+		case "$name" in '#'* | '@'* | '') continue ;; esac
 		if [ -n "${COWLAB_ONLY:-}" ]; then
 			case ",$COWLAB_ONLY," in *",$name,"*) ;; *) continue ;; esac
 		fi
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		[ -w /proc/sys/vm/compact_memory ] && echo 1 >/proc/sys/vm/compact_memory
+		again=0
+		case " $retry " in *" $name "*) again=1 ;; esac
 		cd /selftests/mm
-		run_prog "$feat:$name" "$tmo" ./$cmd
+		RUN_PROG_RETRY=$again run_prog "$feat:$name" "$tmo" ./$cmd
 		cd /
 	done </lib/cowlab/selftests.list
 done

@@ -67,6 +67,17 @@ printf 'KTAP version 1\n    ok 54 # SKIP Hugetlb shmem testing: dirty\nok 1 off:
 t "ktap-compare: a skipped case keyed on its SKIP text matches the case when it runs" \
 	bash -c "grep -qx 'ok 1 off:pagemap_ioctl' '$tmp/skip' && grep -qx 'ok 2 on:pagemap_ioctl' '$tmp/skip' && grep -qx 'not ok 3 bad:pagemap_ioctl' '$tmp/skip'"
 
+# a program the guest ran twice (guest/lib.sh RUN_PROG_RETRY): only the
+# second run is judged, and the retry is reported
+printf 'mremap_test\t1 a\tok\nmremap_test\t-\tok\n' >"$tmp/retry.txt"
+printf 'KTAP version 1\n# off:mremap_test: ./mremap_test\n    not ok 1 a\n# RETRY off:mremap_test: exit 1 in 2.0s\n# off:mremap_test: ./mremap_test\n    ok 1 a\nok 1 off:mremap_test\n1..1\n' >"$tmp/retry.ktap"
+"$top/scripts/ktap-compare" --tap "$tmp/retry.ktap" "$tmp/retry.txt" >"$tmp/retry" 2>&1
+t "ktap-compare: after a RETRY line only the second run is judged, and the retry is reported" \
+	bash -c "[ $? = 0 ] && grep -qx 'ok 1 off:mremap_test' '$tmp/retry' && grep -q '^# retried (second run judged): off:mremap_test: exit 1' '$tmp/retry' && grep -q '1 program(s) retried' '$tmp/retry'"
+sed 's/^    ok 1 a/    not ok 1 a/; s/^ok 1 off/not ok 1 off/' "$tmp/retry.ktap" >"$tmp/retry2.ktap"
+"$top/scripts/ktap-compare" --tap "$tmp/retry2.ktap" "$tmp/retry.txt" >/dev/null 2>&1
+t "ktap-compare: a program that fails its retry too is a regression" [ $? = 1 ]
+
 # splat-scan
 printf '[ 1.0] ok\n[ 2.0] BUG: KASAN: use-after-free in wp_page_copy\n' >"$tmp/d1"
 printf '[ 1.0] all quiet\n' >"$tmp/d2"
