@@ -61,7 +61,15 @@ have=$(cat "$dir/.cowlab-applied" 2>/dev/null || true)
 cd "$dir"
 ln -sfn "$top/patches" patches
 export QUILT_PATCHES=patches QUILT_PC=.pc
+# Files the applied series touches, with mtime and content: after the new
+# push, a file whose content came back the same gets its old mtime back, so
+# that kbuild recompiles what changed and not every user of mm.h.
+stamps=$(mktemp)
+trap 'rm -f "$stamps"' EXIT
 if [ -d .pc ] && quilt applied >/dev/null 2>&1; then
+	for p in $(quilt applied); do quilt files "$p"; done | sort -u | while read -r f; do
+		[ -f "$f" ] && printf '%s %s %s\n' "$(stat -c %.9Y "$f")" "$(sha1sum <"$f" | cut -c1-40)" "$f"
+	done >"$stamps"
 	echo ">> quilt pop -a (series or mm-changes changed)"
 	quilt pop -a -q >/dev/null
 fi
@@ -96,4 +104,11 @@ if [ -s patches/series ] && grep -qv '^\s*\(#\|$\)' patches/series; then
 	echo ">> quilt: $(quilt applied | wc -l) patches applied to Linux $ver"
 	rm -f "$log"
 fi
+kept=0
+while read -r mt sum f; do
+	if [ -f "$f" ] && [ "$(sha1sum <"$f" | cut -c1-40)" = "$sum" ]; then
+		touch -m -d "@$mt" "$f" && kept=$((kept + 1))
+	fi
+done <"$stamps"
+[ -s "$stamps" ] && echo ">> $kept of $(wc -l <"$stamps") patched files unchanged: mtimes kept"
 echo "$want" >.cowlab-applied
