@@ -19,6 +19,12 @@
  * enabled while vm.cow_log_sample or vm.cow_log_threshold_ns is nonzero or
  * the tracepoint has a probe.  All default to off, and then the fault path
  * takes no timestamp.
+ *
+ * A threshold or a tracepoint probe needs every fault timed.  With only
+ * vm.cow_log_sample = N, the sample is chosen when the fault starts: one
+ * write fault in N per CPU takes the timestamps (and is logged if it ends
+ * in a COW), the others pay a per-CPU countdown.  Timing every fault to log
+ * one in N would cost N timings per logged line.
  */
 
 #define pr_fmt(fmt) "cow_stat: " fmt
@@ -30,6 +36,7 @@
 #include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/printk.h>
 #include <linux/ratelimit.h>
 #include <linux/sysctl.h>
@@ -50,9 +57,13 @@ static unsigned long sysctl_cow_log_threshold_ns;
 /* vm.cow_log_ratelimit is cow_stat_rs.burst: log lines per second. */
 static DEFINE_RATELIMIT_STATE(cow_stat_rs, HZ, COW_STAT_RATELIMIT_DEFAULT);
 
-/* Serialises updates of cow_stat_key and cow_stat_traced. */
+/* Serialises updates of cow_stat_key, cow_stat_traced, cow_stat_time_all. */
 static DEFINE_MUTEX(cow_stat_mutex);
 static bool cow_stat_traced;
+/* Every fault is timed: a threshold is set or the tracepoint has a probe. */
+static bool cow_stat_time_all;
+/* Faults left before this CPU times one, with only vm.cow_log_sample set. */
+static DEFINE_PER_CPU(int, cow_stat_countdown);
 static atomic64_t cow_stat_seq = ATOMIC64_INIT(0);
 
 static const char * const cow_stat_kind_name[COW_STAT_NR_KINDS] = {
@@ -67,13 +78,41 @@ static void cow_stat_update_key(void)
 	bool on;
 
 	mutex_lock(&cow_stat_mutex);
-	on = READ_ONCE(sysctl_cow_log_sample) ||
-	     READ_ONCE(sysctl_cow_log_threshold_ns) || cow_stat_traced;
+	WRITE_ONCE(cow_stat_time_all,
+		   READ_ONCE(sysctl_cow_log_threshold_ns) || cow_stat_traced);
+	on = READ_ONCE(sysctl_cow_log_sample) || cow_stat_time_all;
 	if (on)
 		static_branch_enable(&cow_stat_key);
 	else
 		static_branch_disable(&cow_stat_key);
 	mutex_unlock(&cow_stat_mutex);
+}
+
+/**
+ * __cow_stat_time_this() - Decide whether the fault starting now is timed.
+ *
+ * Called by cow_stat_start() while cow_stat_key is enabled.  With a
+ * threshold or a tracepoint probe every fault is timed.  With only
+ * vm.cow_log_sample = N, one fault in N on each CPU is: the choice of
+ * the sample is made here, so the other faults take no timestamp.
+ * A countdown that a preempted task leaves off by one only moves the
+ * next sample by one fault.
+ *
+ * Return: true if the fault is to be timed.
+ */
+bool __cow_stat_time_this(void)
+{
+	int n;
+
+	if (READ_ONCE(cow_stat_time_all))
+		return true;
+	n = READ_ONCE(sysctl_cow_log_sample);
+	if (n <= 1)
+		return true;
+	if (this_cpu_dec_return(cow_stat_countdown) > 0)
+		return false;
+	this_cpu_write(cow_stat_countdown, n);
+	return true;
 }
 
 /**
@@ -122,6 +161,9 @@ static bool cow_stat_want_log(const struct cow_stat_sample *s)
 		return true;
 	if (sample <= 0)
 		return false;
+	/* Sampled when it started (__cow_stat_time_this()): log it. */
+	if (!READ_ONCE(cow_stat_time_all))
+		return true;
 	div_u64_rem(s->seq, sample, &rem);
 	return !rem;
 }

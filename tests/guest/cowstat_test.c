@@ -232,6 +232,34 @@ TEST_F(cowstat, sampling_logs_every_copy)
 	ASSERT_GE(count_lines("4k"), NPAGES);
 }
 
+/*
+ * vm.cow_log_sample = 8 alone logs one COW fault in 8: the sample is chosen
+ * when the fault starts, one per CPU countdown, so 256 copies log 32 lines,
+ * give or take one per CPU the child ran on (and any other process's COW).
+ */
+TEST_F(cowstat, sampling_one_in_n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char *p;
+	int n;
+
+	p = mmap(NULL, 256 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	madvise(p, 256 * PAGE, MADV_NOHUGEPAGE);
+	memset(p, 1, 256 * PAGE);
+	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_ratelimit", "100000"));
+	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_threshold_ns", "0"));
+	ASSERT_EQ(0, klogctl(KLOG_CLEAR, NULL, 0));
+	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "8"));
+	ASSERT_EQ(0, child_writes(p, 256 * PAGE, PAGE));
+	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "0"));
+	munmap(p, 256 * PAGE);
+	n = count_lines("4k");
+	TH_LOG("256 COW copies, 1 in 8 sampled: %d lines logged (%ld CPUs)", n, cpus);
+	ASSERT_GE(n, 32 - cpus);
+	ASSERT_LE(n, 32 + cpus + 2);
+}
+
 /* With sampling and threshold off, COW faults log nothing. */
 TEST_F(cowstat, off_logs_nothing)
 {

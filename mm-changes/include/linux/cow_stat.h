@@ -6,7 +6,8 @@
  * the phase boundaries and report the finished COW.  Counting is always on
  * (per-cpu vm events); timing only happens while cow_stat_key is enabled,
  * i.e. while vm.cow_log_sample or vm.cow_log_threshold_ns is nonzero or the
- * cow:cow_fault tracepoint is in use.  See mm/cow_stat.c.
+ * cow:cow_fault tracepoint is in use, and with only vm.cow_log_sample set,
+ * only for the sampled faults.  See mm/cow_stat.c.
  */
 #ifndef _LINUX_COW_STAT_H
 #define _LINUX_COW_STAT_H
@@ -94,6 +95,7 @@ struct cow_stat_ctx {
 
 DECLARE_STATIC_KEY_FALSE(cow_stat_key);
 
+bool __cow_stat_time_this(void);
 void __cow_stat_wp_copy(const struct cow_stat_ctx *cs, bool zero,
 			unsigned long pfn, struct folio *src);
 void __cow_stat_thp_split(const struct cow_stat_ctx *cs, unsigned long pfn);
@@ -104,12 +106,12 @@ void __cow_stat_hugetlb(const struct cow_stat_ctx *cs, struct folio *src);
  * @cs: context on the faulting stack.
  *
  * Call first thing in the fault handler.  Takes a timestamp only while
- * cow_stat_key is enabled.
+ * cow_stat_key is enabled and __cow_stat_time_this() picks this fault.
  */
 static __always_inline void cow_stat_start(struct cow_stat_ctx *cs)
 {
 	cs->ts[COW_STAT_T_FAULT] = 0;
-	if (static_branch_unlikely(&cow_stat_key)) {
+	if (static_branch_unlikely(&cow_stat_key) && __cow_stat_time_this()) {
 		memset(cs, 0, sizeof(*cs));
 		cs->ts[COW_STAT_T_FAULT] = ktime_get_ns();
 	}
