@@ -19,8 +19,13 @@ usage: scripts/run-guest.sh --plan NAME [options]
   --mem MB          guest memory (default 6144: the 1G huge pages need 1G-aligned RAM above 4G)
   --smp N           guest CPUs (default 2)
   --hugepages "N2M N1G"  huge pages reserved at boot (default "128 2")
-  --accel tcg|kvm   default tcg. kvm is opt-in: a probe boot must pass first,
-                    otherwise the run falls back to tcg with a message
+  --accel tcg|icount|kvm
+                    default tcg (multi-threaded TCG). icount: single-threaded
+                    TCG with -icount shift=0, so guest time counts executed
+                    instructions (1 ns each): timings no longer depend on host
+                    load and differ between kernels only by the code they run.
+                    kvm is opt-in: a probe boot must pass first, otherwise
+                    the run falls back to tcg with a message
   --append STR      extra kernel command line
   --quiet           no live progress
 Outputs in DIR: console.log (serial 0), stream.txt (serial 1, raw),
@@ -73,6 +78,7 @@ cmdline=$(echo $cmdline)
 qemu_base() { # $1 accel
 	local acc="-accel tcg,thread=multi -cpu max"
 	[ "$1" = kvm ] && acc="-accel kvm -cpu host"
+	[ "$1" = icount ] && acc="-accel tcg,thread=single -cpu max -icount shift=0,sleep=off"
 	echo "qemu-system-x86_64 $acc -smp $smp -m $mem -display none -monitor none
 	      -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 	      -kernel $kernel -initrd $initrd"
@@ -89,8 +95,8 @@ if [ "$accel" = kvm ]; then
 		accel=tcg
 	fi
 	rm -rf "$probe"
-elif [ "$accel" != tcg ]; then
-	echo "run-guest.sh: --accel takes tcg or kvm" >&2; exit 2
+elif [ "$accel" != tcg ] && [ "$accel" != icount ]; then
+	echo "run-guest.sh: --accel takes tcg, icount or kvm" >&2; exit 2
 fi
 
 echo ">> guest: plan=$plan accel=$accel smp=$smp mem=${mem}M kernel=${kernel#"$top"/} out=${out#"$top"/}"

@@ -7,11 +7,16 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--out DIR] [--help]
+usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead]
+                        [--accel tcg|icount|kvm] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
   --reps N      repetitions of each configuration inside a boot (default 3)
   --no-vanilla  skip the vanilla kernel (no overhead ratio)
+  --part P      all (default): overhead and the page-size matrix; overhead:
+                only the instrumentation-overhead runs (patched vs vanilla)
+  --accel A     tcg (default), icount (guest time = instruction count:
+                deterministic, for overhead ratios; see run-guest.sh) or kvm
   --out DIR     results directory (default results/<date-time>; results/latest
                 points at the newest)
 Guest size and accelerator: GUEST_MEM (MB, default 6144), GUEST_SMP (2),
@@ -19,12 +24,15 @@ GUEST_ACCEL (tcg; kvm is opt-in, probed first).
 USAGE
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
-runs=3 reps=3 vanilla=1 out=
+args="$*"
+runs=3 reps=3 vanilla=1 out= part=all accel=${GUEST_ACCEL:-tcg}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift ;;
 	--reps) reps=$2; shift ;;
 	--no-vanilla) vanilla=0 ;;
+	--part) part=$2; shift ;;
+	--accel) accel=$2; shift ;;
 	--out) out=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "study.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -32,9 +40,11 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$runs$reps" in *[!0-9]* | 0*) echo "study.sh: --runs/--reps take positive numbers" >&2; exit 2 ;; esac
+case "$part" in all | overhead) ;; *) echo "study.sh: --part takes all or overhead" >&2; exit 2 ;; esac
+case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top"
 B=$top/build
-mem=${GUEST_MEM:-6144} smp=${GUEST_SMP:-2} accel=${GUEST_ACCEL:-tcg}
+mem=${GUEST_MEM:-6144} smp=${GUEST_SMP:-2}
 out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)}
 t0=$(date +%s)
 step() { echo "== $* ($(($(date +%s) - t0))s)"; }
@@ -60,7 +70,7 @@ boot() { # VARIANT RUN KERNEL
 	local d=$out/raw/$1-$2
 	step "boot $1 run $2/$runs"
 	if ! scripts/run-guest.sh --plan study --kernel "$3" --out "$d" --mem "$mem" --smp "$smp" \
-		--accel "$accel" --set reps="$reps" --timeout 3600 --quiet; then
+		--accel "$accel" --set reps="$reps" --set part="$part" --timeout 3600 --quiet; then
 		echo "!! $1 run $2 failed: see $d (console.log, result.ktap)" >&2
 		fail=1
 	fi
@@ -81,8 +91,8 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat >"$out/meta.json" <<JSON
 {"kernel": "$(cat "$B/linux/.cowlab-version") + cowlab series ($(grep -vc '^\s*\(#\|$\)' patches/series) patches)",
  "accel": "$accel", "cpu": "$cpu", "smp": $smp, "mem_mb": $mem, "host": "$(uname -srm), $(nproc) cores",
- "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "runs": $runs, "reps": $reps, "plan": "study",
- "qemu": "$(qemu-system-x86_64 --version | head -n 1)", "command": "make run"}
+ "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "runs": $runs, "reps": $reps, "plan": "study", "part": "$part",
+ "qemu": "$(qemu-system-x86_64 --version | head -n 1)", "command": "scripts/study.sh $args"}
 JSON
 ln -sfn "$(basename "$out")" "$top/results/latest" 2>/dev/null || true
 step "report"

@@ -5,10 +5,13 @@
 #  2. the page-size matrix with every COW event logged ("stat"): 4K, each
 #     mTHP size, THP 2M, hugetlb 2M and 1G, zero page, file-backed private;
 #     1-byte and 4096-byte first writes.
-# Knobs: cowlab.reps=N (default 3), cowlab.size=S (4K matrix size, default 16M).
+# Knobs: cowlab.reps=N (default 3), cowlab.size=S (4K matrix size, default 16M),
+# cowlab.part=overhead (only part 1; default all).
 # Sends bench.jsonl, dmesg.txt, vmstat-before/after.txt, cow_hist.txt.
 reps=${COWLAB_REPS:-3}
 size4k=${COWLAB_SIZE:-16M}
+part=${COWLAB_PART:-all}
+case $part in all | overhead) ;; *) ktap_bail "study: unknown part '$part' (all, overhead)" ;; esac
 J=$RESULTS/bench.jsonl
 : >"$J"
 patched=0
@@ -33,6 +36,10 @@ for label in off sample1000; do
 	bench $label fork-write-4k --page 4k --size 64M --who child --pattern seq --bytes 1 --reps "$reps"
 done
 feature_apply off
+if [ "$part" = overhead ]; then
+	send_file bench.jsonl "$J"
+	return 0
+fi
 
 # 2. the page-size matrix, every event logged
 cat /proc/vmstat >"$RESULTS/vmstat-before.txt"
