@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dirtycow_test - Dirty-COW-class regressions (CVE-2016-5195).
+ *
+ * A write that forces its way into a private, read-only file mapping
+ * (FOLL_FORCE: /proc/<pid>/mem, ptrace POKEDATA) must COW the page into a
+ * private anonymous copy and never reach the file, also while another
+ * thread or process throws the copy away with MADV_DONTNEED in a loop (the
+ * race Dirty COW won). Each case checks a positive control first (the
+ * forced write lands and is visible in the private mapping), then races
+ * for a bounded number of writes, then compares the file, a fresh mapping
+ * of it and the page cache seen by the parent with the original bytes.
+ *
+ * Variants: every cowlab feature off; COW pre-copy at its largest fixed
+ * window with every COW fault timed and logged (the knobs are skipped on a
+ * kernel without them).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+
+#define PAGE 4096UL
+#define NPAGES 16
+#define LEN (NPAGES * PAGE)
+#define WRITES 20000	/* forced writes per race */
+
+static int write_knob(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+static void read_knob(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The original content: every byte names its page and offset. */
+static uint8_t orig_byte(size_t off)
+{
+	return (uint8_t)(off / PAGE * 31 + off % 251 + 1);
+}
+
+/* Byte offset of the first difference from the original, or -1. */
+static long first_diff(const uint8_t *p)
+{
+	for (size_t i = 0; i < LEN; i++)
+		if (p[i] != orig_byte(i))
+			return i;
+	return -1;
+}
+
+/* The file as read(2) sees it, i.e. its page cache. */
+static long file_diff(const char *path)
+{
+	static uint8_t buf[LEN];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -2;
+	n = pread(fd, buf, LEN, 0);
+	close(fd);
+	return n == (ssize_t)LEN ? first_diff(buf) : -2;
+}
+
+/* The file through a new shared mapping. */
+static long fresh_map_diff(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	uint8_t *p;
+	long d;
+
+	if (fd < 0)
+		return -2;
+	p = mmap(NULL, LEN, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -2;
+	d = first_diff(p);
+	munmap(p, LEN);
+	return d;
+}
+
+/* Offset of the forced write number @i: a different page and byte each time. */
+static size_t poke_off(long i)
+{
+	return (i % NPAGES) * PAGE + (i * 8) % (PAGE - 8);
+}
+
+struct zapper {
+	uint8_t *map;
+	_Atomic int *stop;
+	long rounds;
+};
+
+static void *zap_loop(void *arg)
+{
+	struct zapper *z = arg;
+
+	while (!atomic_load(z->stop)) {
+		madvise(z->map, LEN, MADV_DONTNEED);
+		z->rounds++;
+	}
+	return NULL;
+}
+
+FIXTURE(dirtycow) {
+	char path[64];
+	char pc_max[32], pc_mode[32], sample[32];
+	uint8_t *map;	/* PROT_READ, MAP_PRIVATE of the read-only file */
+	_Atomic int *stop;	/* MAP_SHARED: seen by a forked child too */
+};
+
+FIXTURE_VARIANT(dirtycow) {
+	int precopy_max;	/* vm.cow_precopy_max, 0 = untouched */
+	int log_sample;		/* vm.cow_log_sample, 0 = untouched */
+};
+
+FIXTURE_VARIANT_ADD(dirtycow, features_off) {
+	.precopy_max = 0,
+	.log_sample = 0,
+};
+
+FIXTURE_VARIANT_ADD(dirtycow, precopy64_stat) {
+	.precopy_max = 64,
+	.log_sample = 1,
+};
+
+FIXTURE_SETUP(dirtycow)
+{
+	static uint8_t buf[LEN];
+	int fd;
+
+	for (size_t i = 0; i < LEN; i++)
+		buf[i] = orig_byte(i);
+	snprintf(self->path, sizeof(self->path), "/tmp/dirtycow-%d", getpid());
+	fd = open(self->path, O_CREAT | O_TRUNC | O_WRONLY, 0444);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)LEN, write(fd, buf, LEN));
+	close(fd);
+	fd = open(self->path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	self->map = mmap(NULL, LEN, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	ASSERT_NE(MAP_FAILED, self->map);
+	self->stop = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->stop);
+
+	read_knob("/proc/sys/vm/cow_precopy_max", self->pc_max, sizeof(self->pc_max));
+	read_knob("/proc/sys/vm/cow_precopy_mode", self->pc_mode, sizeof(self->pc_mode));
+	read_knob("/proc/sys/vm/cow_log_sample", self->sample, sizeof(self->sample));
+	if (variant->precopy_max) {
+		char v[16];
+
+		if (!self->pc_max[0])
+			SKIP(return, "no vm.cow_precopy_max (kernel without the series?)");
+		snprintf(v, sizeof(v), "%d", variant->precopy_max);
+		ASSERT_EQ(0, write_knob("/proc/sys/vm/cow_precopy_mode", "0"));
+		ASSERT_EQ(0, write_knob("/proc/sys/vm/cow_precopy_max", v));
+	}
+	if (variant->log_sample && self->sample[0]) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", variant->log_sample);
+		ASSERT_EQ(0, write_knob("/proc/sys/vm/cow_log_sample", v));
+	}
+}
+
+FIXTURE_TEARDOWN(dirtycow)
+{
+	if (self->pc_max[0]) {
+		write_knob("/proc/sys/vm/cow_precopy_max", self->pc_max);
+		write_knob("/proc/sys/vm/cow_precopy_mode", self->pc_mode);
+	}
+	if (self->sample[0])
+		write_knob("/proc/sys/vm/cow_log_sample", self->sample);
+	if (self->map && self->map != MAP_FAILED)
+		munmap(self->map, LEN);
+	unlink(self->path);
+}
+
+/* The file, a fresh mapping of it and our own private mapping's view. */
+#define ASSERT_FILE_INTACT() do {						\
+		ASSERT_EQ(-1, file_diff(self->path));				\
+		ASSERT_EQ(-1, fresh_map_diff(self->path));			\
+	} while (0)
+
+/* /proc/self/mem writes race a thread of the same process zapping the range. */
+TEST_F(dirtycow, self_procmem_race)
+{
+	struct zapper z = { self->map, self->stop, 0 };
+	const char x[8] = "DIRTYCOW";
+	long ok = 0, i;
+	pthread_t t;
+	int fd;
+
+	fd = open("/proc/self/mem", O_RDWR);
+	ASSERT_LE(0, fd);
+	/* Positive control: the forced write lands in a private copy. */
+	ASSERT_EQ(8, pwrite(fd, x, 8, (off_t)(uintptr_t)(self->map + poke_off(3))));
+	ASSERT_EQ(0, memcmp(self->map + poke_off(3), x, 8));
+	ASSERT_FILE_INTACT();
+	madvise(self->map, LEN, MADV_DONTNEED);
+	ASSERT_EQ(-1, first_diff(self->map));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, zap_loop, &z));
+	for (i = 0; i < WRITES; i++)
+		if (pwrite(fd, x, 8, (off_t)(uintptr_t)(self->map + poke_off(i))) == 8)
+			ok++;
+	atomic_store(self->stop, 1);
+	pthread_join(t, NULL);
+	close(fd);
+	TH_LOG("%ld of %d forced writes done, %ld MADV_DONTNEED rounds", ok, WRITES, z.rounds);
+	ASSERT_EQ(WRITES, ok);
+	ASSERT_LT(0, z.rounds);
+	ASSERT_FILE_INTACT();
+	madvise(self->map, LEN, MADV_DONTNEED);
+	ASSERT_EQ(-1, first_diff(self->map));
+}
+
+/*
+ * Another process writes /proc/<child>/mem (access_remote_vm()) while the
+ * child zaps its copy of the same private mapping in a loop.
+ */
+TEST_F(dirtycow, remote_procmem_race)
+{
+	const char x[8] = "REMOTECW";
+	char mem[64];
+	long ok = 0, i;
+	int fd, status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		while (!atomic_load(self->stop))
+			madvise(self->map, LEN, MADV_DONTNEED);
+		_exit(0);
+	}
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
+	fd = open(mem, O_RDWR);
+	if (fd < 0) {
+		atomic_store(self->stop, 1);
+		waitpid(pid, &status, 0);
+		ASSERT_LE(0, fd);
+	}
+	for (i = 0; i < WRITES; i++)
+		if (pwrite(fd, x, 8, (off_t)(uintptr_t)(self->map + poke_off(i))) == 8)
+			ok++;
+	atomic_store(self->stop, 1);
+	close(fd);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	TH_LOG("%ld of %d forced writes into the child done", ok, WRITES);
+	ASSERT_EQ(WRITES, ok);
+	ASSERT_FILE_INTACT();
+	/* The parent's own private mapping never saw the child's copy. */
+	ASSERT_EQ(-1, first_diff(self->map));
+}
+
+/*
+ * PTRACE_POKEDATA into the stopped main thread of a child whose second
+ * thread keeps zapping the range (ptrace stops only the tracee thread).
+ */
+TEST_F(dirtycow, ptrace_poke_race)
+{
+	long ok = 0, i, word;
+	int status;
+	pid_t pid;
+
+	memcpy(&word, "PTRACECW", sizeof(word));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct zapper z = { self->map, self->stop, 0 };
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, zap_loop, &z))
+			_exit(2);
+		while (!atomic_load(self->stop))
+			usleep(1000);
+		pthread_join(t, NULL);
+		/* With the zapper gone, the last pokes may still be mapped:
+		 * each page is the original or holds poked words, nothing else.
+		 */
+		for (size_t off = 0; off < LEN; off++) {
+			uint8_t b = self->map[off];
+
+			if (b != orig_byte(off) && !memchr("PTRACECW", b, 8))
+				_exit(3);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
+	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, pid, 0, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));
+	ASSERT_TRUE(WIFSTOPPED(status));
+	for (i = 0; i < WRITES; i++) {
+		size_t off = poke_off(i) & ~7UL;
+
+		if (!ptrace(PTRACE_POKEDATA, pid, self->map + off, (void *)word))
+			ok++;
+	}
+	atomic_store(self->stop, 1);
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, 0, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	TH_LOG("%ld of %d PTRACE_POKEDATA done; child exit %d", ok, WRITES,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(WRITES, ok);
+	ASSERT_FILE_INTACT();
+	ASSERT_EQ(-1, first_diff(self->map));
+}
+
+TEST_HARNESS_MAIN
