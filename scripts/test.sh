@@ -55,6 +55,7 @@ mkdir -p "$T"
 ktap=$B/test.ktap
 echo "KTAP version 1" >"$ktap"
 passed=0 failed=0 nsuite=0
+failures=()
 t0=$(date +%s)
 
 step() { echo "== $* ($(($(date +%s) - t0))s)"; }
@@ -78,6 +79,7 @@ suite() {
 	nsuite=$((nsuite + 1))
 	sed 's/^/    /' "$out" >>"$ktap"
 	if [ "$f" = 0 ]; then echo "ok $nsuite $name" >>"$ktap"; else echo "not ok $nsuite $name" >>"$ktap"; fi
+	[ "$f" = 0 ] || failures+=("suite $name: $f failed ($(grep '^not ok' "$out" | head -n 5 | cut -c1-80 | tr '\n' ';'))")
 	# what failed, with the failing program's last lines (ktap-compare
 	# prints them as "# | ..."): CI logs may keep only this stdout
 	grep '^not ok\|^# .*REGRESSION\|^# .*: last [0-9]* lines\|^# |\|^# retried\|^Bail' "$out" | head -n 150
@@ -89,7 +91,11 @@ suite() {
 must() {
 	if ! "$@"; then
 		echo "!! build step failed: $*" >&2
+		failures+=("build step failed after $(($(date +%s) - t0))s: $*")
 		failed=$((failed + 1))
+		# what a CI log needs to tell a full disk or memory from a bug
+		df -h "$top" /tmp 2>&1 | sed 's/^/!! /' >&2
+		free -m 2>&1 | sed 's/^/!! /' >&2
 		finish
 	fi
 }
@@ -97,6 +103,10 @@ must() {
 finish() {
 	echo "1..$nsuite" >>"$ktap"
 	echo "== done in $(($(date +%s) - t0))s; full KTAP: ${ktap#"$top"/}"
+	if [ ${#failures[@]} -gt 0 ]; then
+		echo "== failures:"
+		printf '   %s\n' "${failures[@]}"
+	fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit $?
@@ -115,6 +125,7 @@ guest_run() {
 		nsuite=$((nsuite + 1))
 		failed=$((failed + 1))
 		echo "not ok $nsuite $name: guest ended without a verdict (run-guest.sh exit $rc)" >>"$ktap"
+		failures+=("guest $name ended without a verdict (run-guest.sh exit $rc; $T/$name/console.log)")
 	fi
 }
 

@@ -2,13 +2,14 @@
 # Plan "precopy-study": COW pre-copy (vm.cow_precopy_max/mode) against no
 # pre-copy, in one boot. For each write pattern (seq, rev, rand, stride) and
 # for --exit-early, cowbench runs with every setting in turn: off, fixed
-# windows of 4, 8, 16 and 64 pages, adaptive up to 64. 4K pages, the child
+# windows of 4, 8, 16 and 64 pages, adaptive up to 64, fixed 8 and 64 with
+# the copies mapped writable (mode 2, labels fixed8w, fixed64w). 4K pages, the child
 # writes 1 byte per page, --verify on. Results go to precopy.jsonl, labelled
 # with the setting. Knobs: cowlab.reps=N (default 5), cowlab.size=S (64M),
 # cowlab.settings="label:max:mode ..." to change the settings.
 reps=${COWLAB_REPS:-5}
 size=${COWLAB_SIZE:-64M}
-settings=${COWLAB_SETTINGS:-off:0:0 fixed4:4:0 fixed8:8:0 fixed16:16:0 fixed64:64:0 adaptive64:64:1}
+settings=${COWLAB_SETTINGS:-off:0:0 fixed4:4:0 fixed8:8:0 fixed16:16:0 fixed64:64:0 adaptive64:64:1 fixed8w:8:2 fixed64w:64:2}
 J=$RESULTS/precopy.jsonl
 : >"$J"
 

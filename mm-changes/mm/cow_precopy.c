@@ -9,7 +9,11 @@
  * write would copy too, while they are still shared, and maps each copy
  * read-only but AnonExclusive.  The later write to such a page is a reuse
  * fault in do_wp_page(): no allocation, no copy, no TLB flush, and it sets
- * the dirty and soft-dirty bits exactly as the write would have.
+ * the dirty and soft-dirty bits exactly as the write would have.  In mode
+ * COW_PRECOPY_MODE_FIXED_WRITABLE the copy is mapped writable and clean
+ * instead, as mprotect() maps an exclusive anonymous page, unless
+ * soft-dirty tracking needs the write fault: the later write takes no
+ * fault at all, and the hardware dirty bit says it happened.
  *
  * Candidates stay inside the faulting VMA and its page table, and are
  * present, read-only, order-0 anonymous pages mapped by more than one PTE
@@ -62,6 +66,8 @@
 
 #include <asm/tlbflush.h>
 
+#include "internal.h"
+
 /* Enabled while vm.cow_precopy_max is nonzero. */
 DEFINE_STATIC_KEY_FALSE(cow_precopy_key);
 
@@ -94,6 +100,7 @@ DEFINE_STATIC_KEY_FALSE(cow_precopy_key);
 enum {
 	COW_PRECOPY_MODE_FIXED,
 	COW_PRECOPY_MODE_ADAPTIVE,
+	COW_PRECOPY_MODE_FIXED_WRITABLE,
 };
 
 static int sysctl_cow_precopy_max;
@@ -200,7 +207,8 @@ static inline unsigned long cow_precopy_addr(unsigned long start, int dir,
  */
 static unsigned int cow_precopy_batch(struct vm_fault *vmf,
 				      unsigned long start, int dir,
-				      unsigned int nr, unsigned int *copied)
+				      unsigned int nr, bool writable,
+				      unsigned int *copied)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct mm_struct *mm = vma->vm_mm;
@@ -292,13 +300,18 @@ static unsigned int cow_precopy_batch(struct vm_fault *vmf,
 			 * maps an exclusive page on a read fault: the write
 			 * that follows is a reuse fault that sets dirty and
 			 * soft-dirty like any other write.  Soft-dirty is
-			 * carried over: the data did not change.
+			 * carried over: the data did not change.  Writable
+			 * mode: writable and clean, as change_pte_range() may
+			 * map an exclusive anonymous page, and under the same
+			 * soft-dirty rule, so that no write goes unseen.
 			 */
 			entry = mk_pte(&dst->page, vma->vm_page_prot);
 			entry = pte_sw_mkyoung(entry);
 			if (pte_soft_dirty(slot[i].orig))
 				entry = pte_mksoft_dirty(entry);
 			VM_WARN_ON_ONCE(pte_write(entry));
+			if (writable && !pte_needs_soft_dirty_wp(vma, entry))
+				entry = pte_mkwrite(entry, vma);
 			folio_add_new_anon_rmap(dst, vma, addr, RMAP_EXCLUSIVE);
 			WRITE_ONCE(dst->private, COW_PRECOPY_MARK);
 			folio_add_lru_vma(dst, vma);
@@ -386,19 +399,22 @@ static unsigned int cow_precopy_adapt(struct cow_precopy_mm *st,
 /* The window for a copy fault at @addr, in pages, and its direction. */
 static unsigned int cow_precopy_window(struct vm_area_struct *vma,
 				       unsigned long addr, int *dir,
-				       bool *adaptive)
+				       bool *adaptive, bool *writable)
 {
 	struct cow_precopy_mm *st = &vma->vm_mm->cow_precopy;
 	unsigned int max = READ_ONCE(sysctl_cow_precopy_max);
+	int mode = READ_ONCE(sysctl_cow_precopy_mode);
 	int policy = READ_ONCE(st->policy);
 	unsigned int win;
 
 	*dir = 1;
 	*adaptive = false;
+	/* the adaptive mode learns from the reuse faults: read-only there */
+	*writable = mode == COW_PRECOPY_MODE_FIXED_WRITABLE;
 	if (!max || policy == COW_PRECOPY_POLICY_DISABLE)
 		return 0;
 	if (policy == COW_PRECOPY_POLICY_MAX ||
-	    READ_ONCE(sysctl_cow_precopy_mode) != COW_PRECOPY_MODE_ADAPTIVE)
+	    mode != COW_PRECOPY_MODE_ADAPTIVE)
 		return max;
 	*adaptive = true;
 	win = cow_precopy_adapt(st, addr, max, dir);
@@ -424,13 +440,13 @@ void __cow_precopy_fault(struct vm_fault *vmf, struct folio *src)
 	struct vm_area_struct *vma = vmf->vma;
 	unsigned long addr = vmf->address & PAGE_MASK;
 	unsigned int win, avail, pos = 0, copied = 0;
-	bool adaptive;
+	bool adaptive, writable;
 	int dir;
 
 	if (!src || !folio_test_anon(src) ||
 	    (vmf->flags & FAULT_FLAG_UNSHARE) || !cow_precopy_vma_ok(vma))
 		return;
-	win = cow_precopy_window(vma, addr, &dir, &adaptive);
+	win = cow_precopy_window(vma, addr, &dir, &adaptive, &writable);
 	if (dir > 0)
 		avail = (pmd_addr_end(addr, vma->vm_end) - addr) >> PAGE_SHIFT;
 	else
@@ -446,7 +462,7 @@ void __cow_precopy_fault(struct vm_fault *vmf, struct folio *src)
 
 		got = cow_precopy_batch(vmf, cow_precopy_addr(addr, dir,
 							      pos + 1),
-					dir, n, &copied);
+					dir, n, writable, &copied);
 		pos += got;
 		if (got < n)
 			break;
@@ -480,14 +496,17 @@ void __cow_precopy_reuse(struct vm_area_struct *vma, struct folio *folio)
 }
 
 /**
- * __cow_precopy_unmap() - Count a pre-copied page unmapped unwritten.
+ * __cow_precopy_unmap() - Count a pre-copied page when it is unmapped.
  * @folio: a folio whose PTE the zap path has just removed from the rmap.
+ * @dirty: the PTE removed was dirty.
  *
  * Called through cow_precopy_unmap().  When @folio is an order-0
  * anonymous folio that still has the mark and is no longer mapped, clears
- * the mark and counts cow_precopy_wasted.
+ * the mark and counts cow_precopy_used if the PTE was dirty (a page mapped
+ * writable by COW_PRECOPY_MODE_FIXED_WRITABLE and written since: the
+ * write took no fault), cow_precopy_wasted otherwise.
  */
-void __cow_precopy_unmap(struct folio *folio)
+void __cow_precopy_unmap(struct folio *folio, bool dirty)
 {
 	if (!folio_test_anon(folio) || folio_test_large(folio) ||
 	    folio_test_ksm(folio) ||
@@ -496,7 +515,7 @@ void __cow_precopy_unmap(struct folio *folio)
 		return;
 	if (cmpxchg(&folio->private, COW_PRECOPY_MARK, NULL) ==
 	    COW_PRECOPY_MARK)
-		count_vm_event(COW_PRECOPY_WASTED);
+		count_vm_event(dirty ? COW_PRECOPY_USED : COW_PRECOPY_WASTED);
 }
 
 /**
@@ -561,7 +580,7 @@ static struct ctl_table cow_precopy_sysctl_table[] = {
 		.mode		= 0644,
 		.proc_handler	= proc_dointvec_minmax,
 		.extra1		= SYSCTL_ZERO,
-		.extra2		= SYSCTL_ONE,
+		.extra2		= SYSCTL_TWO,
 	},
 };
 

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -575,6 +576,7 @@ static void integrity(struct __test_metadata *_metadata, int pattern)
 {
 	static const int settings[][2] = {
 		{ 0, 0 }, { 1, 0 }, { 8, 0 }, { 64, 0 }, { 16, 1 }, { 64, 1 },
+		{ 8, 2 }, { 64, 2 },
 	};
 
 	for (unsigned int s = 0; s < sizeof(settings) / sizeof(settings[0]);
@@ -1260,13 +1262,13 @@ static int child_soft_dirty(char *p, long n, void *arg)
 	return OK;
 }
 
-TEST_F_TIMEOUT(precopy, soft_dirty_exact, 120)
+static void soft_dirty_exact(struct __test_metadata *_metadata, int mode)
 {
 	int rc, cleared;
 
 	if (access("/proc/self/clear_refs", W_OK))
 		SKIP(return, "no /proc/self/clear_refs");
-	ASSERT_EQ(0, precopy_set(8, 0));
+	ASSERT_EQ(0, precopy_set(8, mode));
 	for (cleared = 0; cleared < 2; cleared++) {
 		char *p = region_new(16, 0);
 
@@ -1278,6 +1280,90 @@ TEST_F_TIMEOUT(precopy, soft_dirty_exact, 120)
 			SKIP(return, "cannot clear soft-dirty");
 		ASSERT_EQ(OK, rc);
 	}
+}
+
+TEST_F_TIMEOUT(precopy, soft_dirty_exact, 120) { soft_dirty_exact(_metadata, 0); }
+
+/*
+ * Mode 2 maps a copy writable only where a write needs no fault to be seen
+ * by soft-dirty tracking: after clear_refs the copies are read-only again.
+ */
+TEST_F_TIMEOUT(precopy, soft_dirty_exact_writable, 120) { soft_dirty_exact(_metadata, 2); }
+
+/* ---- mode 2: pre-copies mapped writable, the later writes take no fault ---- */
+
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+static int child_writable_window(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+	long f0, f1;
+
+	warmup();
+	minflt();
+	vm_read(&a);
+	wr(p, 0);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	for (long i = 1; i < n; i++) {
+		if (excl(p, i) != (i <= 8))
+			CFAIL("page %ld: exclusive=%d after writing page 0",
+			      i, excl(p, i));
+		if (page_is_orig(p, i))
+			CFAIL("page %ld changed by pre-copy", i);
+	}
+	if (d.precopy != 8 || d.copy != 1)
+		CRETRY("write 0: precopy %ld copy %ld (want 8 1)",
+		       d.precopy, d.copy);
+
+	/* the point of mode 2: writing the 8 copies takes no fault at all */
+	f0 = minflt();
+	for (long i = 1; i <= 8; i++)
+		wr(p, i);
+	f1 = minflt();
+	if (f1 != f0)
+		CFAIL("writes to 8 writable pre-copies took %ld faults", f1 - f0);
+
+	vm_read(&a);
+	wr(p, 9);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	if (d.precopy != 6 || d.copy != 1)
+		CRETRY("write 9: precopy %ld copy %ld (want 6 1)",
+		       d.precopy, d.copy);
+	for (long i = 0; i < n; i++) {
+		if (i <= 9 ? !written_ok(p, i) : page_is_orig(p, i))
+			CFAIL("page %ld: wrong bytes", i);
+	}
+
+	/* written is known from the dirty bit at unmap: 1..8 used, 10..15 not */
+	vm_read(&a);
+	munmap(p, n * PG);
+	vm_read(&b);
+	vm_delta(&d, &a, &b);
+	if (d.used != 8 || d.wasted != 6)
+		CRETRY("munmap: used %ld wasted %ld (want 8 6)", d.used, d.wasted);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, writable_no_fault_counted_at_unmap, 120)
+{
+	int rc = RETRY;
+
+	ASSERT_EQ(0, precopy_set(8, 2));
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(16, 0);
+
+		ASSERT_NE(NULL, p);
+		rc = run_child(p, 16, child_writable_window, NULL);
+	}
+	ASSERT_EQ(OK, rc);
 }
 
 /* ---- threads of one mm racing on the same page tables ---- */
@@ -1336,9 +1422,9 @@ static int child_threads(char *p, long n, void *arg)
 
 TEST_F_TIMEOUT(precopy, threads_integrity, 300)
 {
-	static const int settings[][2] = { { 64, 0 }, { 64, 1 }, { 8, 0 } };
+	static const int settings[][2] = { { 64, 0 }, { 64, 1 }, { 8, 0 }, { 64, 2 } };
 
-	for (unsigned int s = 0; s < 3; s++) {
+	for (unsigned int s = 0; s < 4; s++) {
 		char *p = region_new(1024, -512);
 
 		ASSERT_NE(NULL, p);

@@ -47,7 +47,7 @@ DECLARE_STATIC_KEY_FALSE(cow_precopy_key);
 
 void __cow_precopy_fault(struct vm_fault *vmf, struct folio *src);
 void __cow_precopy_reuse(struct vm_area_struct *vma, struct folio *folio);
-void __cow_precopy_unmap(struct folio *folio);
+void __cow_precopy_unmap(struct folio *folio, bool dirty);
 int cow_precopy_set_policy(struct mm_struct *mm, unsigned long policy);
 int cow_precopy_get_policy(struct mm_struct *mm);
 
@@ -85,14 +85,16 @@ static __always_inline void cow_precopy_reuse(struct vm_area_struct *vma,
 /**
  * cow_precopy_unmap() - An anonymous or file folio lost a PTE mapping.
  * @folio: the folio, after folio_remove_rmap_ptes().
+ * @dirty: the PTE that was removed was dirty.
  *
- * Call from the zap path.  Counts cow_precopy_wasted when @folio was
- * pre-copied, never written, and is now unmapped.
+ * Call from the zap path.  When @folio was pre-copied and is now
+ * unmapped, counts cow_precopy_used if it was written through a writable
+ * pre-copy PTE (@dirty), cow_precopy_wasted if it was never written.
  */
-static __always_inline void cow_precopy_unmap(struct folio *folio)
+static __always_inline void cow_precopy_unmap(struct folio *folio, bool dirty)
 {
 	if (static_branch_unlikely(&cow_precopy_key))
-		__cow_precopy_unmap(folio);
+		__cow_precopy_unmap(folio, dirty);
 }
 
 /**
@@ -123,7 +125,7 @@ static inline void cow_precopy_reuse(struct vm_area_struct *vma,
 {
 }
 
-static inline void cow_precopy_unmap(struct folio *folio)
+static inline void cow_precopy_unmap(struct folio *folio, bool dirty)
 {
 }
 
