@@ -203,7 +203,10 @@ static inline unsigned long cow_precopy_addr(unsigned long start, int dir,
  * Pre-copy the @nr pages at @start, @start + @dir pages, ...: all in
  * vmf->vma and in the page table of vmf->pmd.  Adds the pages mapped to
  * *@copied.  Returns the number of positions handled: @nr, or fewer when
- * an allocation, a charge or a copy failed (the window ends there).
+ * an allocation, a charge or a copy failed (the window ends there), or 0
+ * when none of the @nr pages is a candidate: the pages ahead are private
+ * already (a backward stream, a second pass) and the window ends too,
+ * rather than take the PTL again for each further batch.
  */
 static unsigned int cow_precopy_batch(struct vm_fault *vmf,
 				      unsigned long start, int dir,
@@ -243,7 +246,7 @@ static unsigned int cow_precopy_batch(struct vm_fault *vmf,
 	}
 	pte_unmap_unlock(base, ptl);
 	if (!nr_cand)
-		return nr;
+		return 0;
 
 	/* 2. Allocate and copy; the first failure ends the window. */
 	for (i = 0; i < nr; i++) {
