@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * torture_test - a seeded, bounded COW torture test.
+ *
+ * A tree of processes shares one private anonymous region (part of it THP
+ * eligible) through fork() and, step by step, each process writes pages,
+ * forks, zaps (MADV_DONTNEED), unmaps and maps again, write-protects and
+ * unprotects, moves a range away and back with mremap(), collapses the THP
+ * part (MADV_COLLAPSE), lets two threads write at once, and exits at a
+ * random step. Every page carries a stamp (owner, generation, page index)
+ * at its start, middle and end; each process keeps a model of what every
+ * page must hold and checks the whole region after every step: a child
+ * sees the bytes of the fork instant, a parent its own writes, nobody
+ * another process's. The random choices come from the seed alone, so a
+ * failure, which prints the seed, the process, the step and the operation,
+ * replays with TORTURE_SEED=<seed>.
+ *
+ * Variants run with every cowlab feature off and with COW pre-copy at its
+ * largest window in each mode (0 read-only, 1 adaptive, 2 writable), with
+ * THP "always" during the run. TORTURE_SEEDS and TORTURE_STEPS (environment)
+ * make longer runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+#define PG 4096UL
+#define HPAGE (2UL << 20)
+#define NPAGES 1024		/* 4 MB: two PMDs */
+#define MAXPROC 12		/* processes per seed, the root included */
+#define MAGIC 0xc0ffee42u
+
+struct stamp {
+	uint32_t magic, owner, gen, page;
+};
+
+/* expected content of a page: owner 0 and gen 0 means zero-filled */
+struct want {
+	uint32_t owner, gen;
+};
+
+static char *region;			/* NPAGES pages, 2 MB aligned */
+static struct want model[NPAGES];	/* this process's expectation */
+static uint32_t me;			/* process id in the tree, root = 1 */
+static uint64_t rng;
+static unsigned long seed_now;
+static int step_now;
+static const char *op_now = "start";
+static int *nproc;			/* MAP_SHARED counter of processes */
+
+static uint64_t rnd(void)
+{
+	/* splitmix64: reproducible from the seed */
+	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void stamp_page(long i, uint32_t gen)
+{
+	struct stamp s = { MAGIC, me, gen, (uint32_t)i };
+	char *p = region + i * PG;
+
+	memcpy(p, &s, sizeof(s));
+	memcpy(p + PG / 2, &s, sizeof(s));
+	memcpy(p + PG - sizeof(s), &s, sizeof(s));
+	model[i].owner = me;
+	model[i].gen = gen;
+}
+
+static void fail(const char *what, long i, const struct stamp *got)
+{
+	fprintf(stderr,
+		"# TORTURE FAIL seed=%lu proc=%u step=%d op=%s: page %ld %s: "
+		"want owner %u gen %u, got magic %#x owner %u gen %u page %u\n",
+		seed_now, me, step_now, op_now, i, what, model[i].owner,
+		model[i].gen, got->magic, got->owner, got->gen, got->page);
+	fprintf(stderr, "# replay: TORTURE_SEED=%lu /bin/torture_test\n", seed_now);
+	_exit(1);
+}
+
+static void verify(void)
+{
+	static const struct stamp zero;
+
+	for (long i = 0; i < NPAGES; i++) {
+		const char *p = region + i * PG;
+		const size_t offs[3] = { 0, PG / 2, PG - sizeof(struct stamp) };
+
+		for (int k = 0; k < 3; k++) {
+			struct stamp s;
+
+			memcpy(&s, p + offs[k], sizeof(s));
+			if (!model[i].owner && !model[i].gen) {
+				if (memcmp(&s, &zero, sizeof(s)))
+					fail("should be zero", i, &s);
+			} else if (s.magic != MAGIC || s.owner != model[i].owner ||
+				   s.gen != model[i].gen || s.page != (uint32_t)i) {
+				fail(k ? "stamp (middle/end)" : "stamp", i, &s);
+			}
+		}
+	}
+}
+
+struct writer {
+	long first, n, stride;
+	uint32_t gen;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+
+	for (long i = w->first; i < w->first + w->n; i += w->stride)
+		stamp_page(i, w->gen);
+	return NULL;
+}
+
+static void run_steps(int steps, int depth);
+static void reap(int block);
+
+static void op(const char *name)
+{
+	op_now = name;
+}
+
+/* one random operation on a random range of the region */
+static void step(int depth)
+{
+	long a = rnd() % NPAGES, n = 1 + rnd() % 64, i;
+	uint32_t gen = (uint32_t)(rnd() >> 40) | 1;
+	int r = rnd() % 100;
+
+	if (a + n > NPAGES)
+		n = NPAGES - a;
+	if (r < 40) {
+		op("write");
+		for (i = a; i < a + n; i += 1 + rnd() % 3)
+			stamp_page(i, gen);
+	} else if (r < 55) {
+		pid_t pid;
+
+		op("fork");
+		if (__atomic_fetch_add(nproc, 1, __ATOMIC_SEQ_CST) >= MAXPROC || depth > 3) {
+			__atomic_fetch_sub(nproc, 1, __ATOMIC_SEQ_CST);
+			return;
+		}
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			_exit(2);
+		if (!pid) {
+			me = me * 16 + (uint32_t)(rnd() % 15) + 1;
+			rng ^= me;
+			run_steps(10 + rnd() % 40, depth + 1);
+			_exit(0);
+		}
+		/* the child runs on its own; reaped by the parent's wait loop */
+	} else if (r < 63) {
+		op("MADV_DONTNEED");
+		if (madvise(region + a * PG, n * PG, MADV_DONTNEED))
+			_exit(3);
+		memset(&model[a], 0, n * sizeof(model[0]));
+	} else if (r < 68) {
+		op("munmap+mmap");
+		if (munmap(region + a * PG, n * PG) ||
+		    mmap(region + a * PG, n * PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+		    region + a * PG)
+			_exit(4);
+		memset(&model[a], 0, n * sizeof(model[0]));
+	} else if (r < 76) {
+		op("mprotect ro, verify, rw");
+		if (mprotect(region + a * PG, n * PG, PROT_READ))
+			_exit(5);
+		verify();
+		if (mprotect(region + a * PG, n * PG, PROT_READ | PROT_WRITE))
+			_exit(5);
+	} else if (r < 84) {
+		char *tmp;
+
+		op("mremap away and back");
+		tmp = mmap(NULL, n * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (tmp == MAP_FAILED ||
+		    mremap(region + a * PG, n * PG, n * PG, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   tmp) != tmp ||
+		    mremap(tmp, n * PG, n * PG, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   region + a * PG) != region + a * PG)
+			_exit(6);
+	} else if (r < 88) {
+		op("MADV_COLLAPSE");
+		/* may fail (EAGAIN, ENOMEM, EINVAL): only the content matters */
+		madvise(region + (a * PG & ~(HPAGE - 1)), HPAGE, MADV_COLLAPSE);
+	} else if (r < 96) {
+		struct writer w[2] = {
+			{ a, n, 2, gen }, { a + 1, n > 1 ? n - 1 : 0, 2, gen + 2 },
+		};
+		pthread_t t;
+
+		op("two threads write");
+		if (pthread_create(&t, NULL, writer_fn, &w[1]))
+			_exit(7);
+		writer_fn(&w[0]);
+		pthread_join(t, NULL);
+	} else {
+		op("exit");
+		verify();
+		reap(1);	/* a descendant's failure is still ours */
+		_exit(0);
+	}
+}
+
+static void reap(int block)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, block ? 0 : WNOHANG)) > 0) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "# seed=%lu: a descendant of proc %u failed (status %#x)\n",
+				seed_now, me, status);
+			_exit(1);
+		}
+	}
+}
+
+static void run_steps(int steps, int depth)
+{
+	for (step_now = 0; step_now < steps; step_now++) {
+		step(depth);
+		verify();
+		reap(0);
+	}
+	reap(1);
+}
+
+/* one seed in a fresh process; returns its exit status */
+static int torture_seed(unsigned long seed, int steps)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		char *raw = mmap(NULL, NPAGES * PG + HPAGE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (raw == MAP_FAILED)
+			_exit(2);
+		region = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+		/* the second PMD is THP eligible, the first 4K only */
+		madvise(region, HPAGE, MADV_NOHUGEPAGE);
+		madvise(region + HPAGE, NPAGES * PG - HPAGE, MADV_HUGEPAGE);
+		seed_now = seed;
+		rng = seed;
+		me = 1;
+		*nproc = 1;
+		for (long i = 0; i < NPAGES; i++)
+			stamp_page(i, 1);
+		run_steps(steps, 0);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int knob_get(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return 0;
+}
+
+static int knob_put(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+#define THP "/sys/kernel/mm/transparent_hugepage/enabled"
+
+FIXTURE(torture) {
+	char max[16], mode[16], thp[128];
+	int have_precopy, have_thp;
+};
+
+FIXTURE_VARIANT(torture) {
+	int precopy_max, precopy_mode;
+};
+
+FIXTURE_VARIANT_ADD(torture, features_off) { .precopy_max = 0 };
+FIXTURE_VARIANT_ADD(torture, precopy64_readonly) { .precopy_max = 64, .precopy_mode = 0 };
+FIXTURE_VARIANT_ADD(torture, precopy64_adaptive) { .precopy_max = 64, .precopy_mode = 1 };
+FIXTURE_VARIANT_ADD(torture, precopy64_writable) { .precopy_max = 64, .precopy_mode = 2 };
+
+FIXTURE_SETUP(torture)
+{
+	char v[16];
+
+	nproc = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, nproc);
+	self->have_precopy = !knob_get("/proc/sys/vm/cow_precopy_max", self->max, sizeof(self->max)) &&
+			     !knob_get("/proc/sys/vm/cow_precopy_mode", self->mode, sizeof(self->mode));
+	if (variant->precopy_max && !self->have_precopy)
+		SKIP(return, "no vm.cow_precopy_* (kernel without the series?)");
+	if (variant->precopy_max) {
+		snprintf(v, sizeof(v), "%d", variant->precopy_mode);
+		ASSERT_EQ(0, knob_put("/proc/sys/vm/cow_precopy_mode", v));
+		snprintf(v, sizeof(v), "%d", variant->precopy_max);
+		ASSERT_EQ(0, knob_put("/proc/sys/vm/cow_precopy_max", v));
+	}
+	self->have_thp = !knob_get(THP, self->thp, sizeof(self->thp));
+	if (self->have_thp)
+		knob_put(THP, "always");
+}
+
+FIXTURE_TEARDOWN(torture)
+{
+	if (self->have_precopy) {
+		knob_put("/proc/sys/vm/cow_precopy_max", self->max);
+		knob_put("/proc/sys/vm/cow_precopy_mode", self->mode);
+	}
+	if (self->have_thp) {
+		/* "always [madvise] never" -> "madvise" */
+		char *l = strchr(self->thp, '['), *r = l ? strchr(l, ']') : NULL;
+
+		if (l && r) {
+			*r = '\0';
+			knob_put(THP, l + 1);
+		}
+	}
+}
+
+TEST_F_TIMEOUT(torture, seeds, 600)
+{
+	const char *e_seed = getenv("TORTURE_SEED"), *e_seeds = getenv("TORTURE_SEEDS");
+	const char *e_steps = getenv("TORTURE_STEPS");
+	unsigned long first = e_seed ? strtoul(e_seed, NULL, 0) : 1;
+	int seeds = e_seed ? 1 : e_seeds ? atoi(e_seeds) : 4;
+	int steps = e_steps ? atoi(e_steps) : 60;
+
+	for (int s = 0; s < seeds; s++) {
+		/* each variant its own seeds: 1..4, 1001..1004, ... */
+		unsigned long seed = first + s + (e_seed ? 0 : 1000UL * variant->precopy_mode +
+						  100000UL * !!variant->precopy_max);
+		int rc = torture_seed(seed, steps);
+
+		TH_LOG("seed %lu, %d steps per process: %s", seed, steps, rc ? "FAILED" : "ok");
+		ASSERT_EQ(0, rc);
+	}
+}
+
+TEST_HARNESS_MAIN
