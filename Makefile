@@ -14,13 +14,13 @@ JOBS ?= $(shell nproc)
 export JOBS
 
 .PHONY: help deps tree tree-vanilla kernel kernel-base kernel-debug kernel-vanilla \
-	selftests bench initramfs run test test-host test-full bench-host guest-smoke export \
+	selftests bench initramfs run test test-host test-full bench-host guest-smoke stress export \
 	checkpatch clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
 	@echo "other targets: deps tree kernel kernel-vanilla selftests bench initramfs"
-	@echo "               test-host test-full bench-host guest-smoke export checkpatch clean"
+	@echo "               test-host test-full bench-host guest-smoke stress export checkpatch clean"
 
 deps:
 	@scripts/deps.sh
@@ -65,6 +65,20 @@ test-host: tree
 
 test-full: deps
 	@scripts/test.sh --full
+
+# make stress [SEEDS=50] [STEPS=200] [KERNEL=base|debug]: the COW torture test
+# (tests/guest/torture_test.c) for a long run in the guest; prints the seed of
+# any failure. Replay one: make stress SEED=<seed>.
+SEEDS ?= 50
+STEPS ?= 200
+KERNEL ?= base
+stress: kernel-$(KERNEL) initramfs
+	@$(MAKE) -s -C tests/guest KSFT_DIR=$(KSRC)/tools/testing/selftests OUT=$(B)/guest-tests
+	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(B)/guest-tests \
+		--out $(B)/initramfs-stress.cpio.gz
+	@scripts/run-guest.sh --plan torture --kernel $(B)/obj-$(KERNEL)/bzImage \
+		--initrd $(B)/initramfs-stress.cpio.gz --timeout 7500 \
+		--set seeds=$(SEEDS) --set steps=$(STEPS) $(if $(SEED),--set seed=$(SEED))
 
 bench-host:
 	@$(MAKE) -s -C userspace-bench host
