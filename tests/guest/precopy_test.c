@@ -1366,6 +1366,77 @@ TEST_F_TIMEOUT(precopy, writable_no_fault_counted_at_unmap, 120)
 	ASSERT_EQ(OK, rc);
 }
 
+/* ---- allocation failure: pre-copy degrades to vanilla behaviour ---- */
+
+#define FPA "/sys/kernel/debug/fail_page_alloc/"
+
+/*
+ * fail_page_alloc (debug kernel) fails every allocation of this task that
+ * may not reclaim (ignore-gfp-wait): the pre-copies, never the COW copy of
+ * the faulting page itself, which may reclaim.
+ */
+static int child_alloc_fail(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	warmup();
+	if (file_put("/proc/self/make-it-fail", "1"))
+		return SKIPPED;
+	vm_read(&a);
+	for (long i = 0; i < n; i++)
+		wr(p, i);
+	vm_read(&b);
+	file_put("/proc/self/make-it-fail", "0");
+	vm_delta(&d, &a, &b);
+	for (long i = 0; i < n; i++)
+		if (!written_ok(p, i))
+			CFAIL("page %ld lost its write", i);
+	fprintf(stderr, "#   %ld writes, every pre-copy allocation failing: copy %ld precopy %ld\n",
+		n, d.copy, d.precopy);
+	if (d.precopy)
+		CFAIL("%ld pages pre-copied while their allocations fail", d.precopy);
+	if (d.copy < n || d.copy > n + 2)
+		CRETRY("copy %ld for %ld writes", d.copy, n);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, alloc_failure_degrades_to_vanilla, 120)
+{
+	static const char *const knobs[][2] = {
+		{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
+		{ "space", "0" }, { "verbose", "0" }, { "task-filter", "Y" },
+		{ "ignore-gfp-wait", "Y" }, { "ignore-gfp-highmem", "N" },
+		{ "min-order", "0" },
+	};
+	char path[128];
+	int rc = RETRY;
+
+	if (access(FPA "probability", W_OK))
+		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC: debug kernel)");
+	for (unsigned int k = 0; k < sizeof(knobs) / sizeof(knobs[0]); k++) {
+		snprintf(path, sizeof(path), FPA "%s", knobs[k][0]);
+		ASSERT_EQ(0, file_put(path, knobs[k][1]));
+	}
+	for (int mode = 0; mode <= 2 && rc != FAIL; mode++) {
+		ASSERT_EQ(0, precopy_set(64, mode));
+		rc = RETRY;
+		for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+			char *p = region_new(256, 0);
+
+			ASSERT_NE(NULL, p);
+			rc = run_child(p, 256, child_alloc_fail, NULL);
+			munmap(p, 256 * PG);
+		}
+		if (rc != OK)
+			break;
+	}
+	file_put(FPA "probability", "0");
+	file_put(FPA "task-filter", "N");
+	if (rc == SKIPPED)
+		SKIP(return, "no /proc/self/make-it-fail");
+	ASSERT_EQ(OK, rc);
+}
+
 /* ---- threads of one mm racing on the same page tables ---- */
 
 struct racer {
