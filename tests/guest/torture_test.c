@@ -94,6 +94,14 @@ static void fail(const char *what, long i, const struct stamp *got)
 	_exit(1);
 }
 
+/* an operation that must not fail did: say which, with errno */
+static void die(int code)
+{
+	fprintf(stderr, "# TORTURE ERROR seed=%lu proc=%u step=%d op=%s: %s\n",
+		seed_now, me, step_now, op_now, strerror(errno));
+	_exit(code);
+}
+
 static void verify(void)
 {
 	static const struct stamp zero;
@@ -163,7 +171,7 @@ static void step(int depth)
 		fflush(NULL);
 		pid = fork();
 		if (pid < 0)
-			_exit(2);
+			die(2);
 		if (!pid) {
 			me = me * 16 + (uint32_t)(rnd() % 15) + 1;
 			rng ^= me;
@@ -174,7 +182,7 @@ static void step(int depth)
 	} else if (r < 63) {
 		op("MADV_DONTNEED");
 		if (madvise(region + a * PG, n * PG, MADV_DONTNEED))
-			_exit(3);
+			die(3);
 		memset(&model[a], 0, n * sizeof(model[0]));
 	} else if (r < 68) {
 		op("munmap+mmap");
@@ -182,26 +190,31 @@ static void step(int depth)
 		    mmap(region + a * PG, n * PG, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
 		    region + a * PG)
-			_exit(4);
+			die(4);
 		memset(&model[a], 0, n * sizeof(model[0]));
 	} else if (r < 76) {
 		op("mprotect ro, verify, rw");
 		if (mprotect(region + a * PG, n * PG, PROT_READ))
-			_exit(5);
+			die(5);
 		verify();
 		if (mprotect(region + a * PG, n * PG, PROT_READ | PROT_WRITE))
-			_exit(5);
+			die(5);
 	} else if (r < 84) {
 		char *tmp;
 
 		op("mremap away and back");
 		tmp = mmap(NULL, n * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (tmp == MAP_FAILED ||
-		    mremap(region + a * PG, n * PG, n * PG, MREMAP_MAYMOVE | MREMAP_FIXED,
-			   tmp) != tmp ||
-		    mremap(tmp, n * PG, n * PG, MREMAP_MAYMOVE | MREMAP_FIXED,
+		if (tmp == MAP_FAILED)
+			die(6);
+		/* a range over several VMAs is refused (EFAULT): nothing moved */
+		if (mremap(region + a * PG, n * PG, n * PG, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   tmp) != tmp) {
+			munmap(tmp, n * PG);
+			return;
+		}
+		if (mremap(tmp, n * PG, n * PG, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   region + a * PG) != region + a * PG)
-			_exit(6);
+			die(6);
 	} else if (r < 88) {
 		op("MADV_COLLAPSE");
 		/* may fail (EAGAIN, ENOMEM, EINVAL): only the content matters */
@@ -214,10 +227,11 @@ static void step(int depth)
 
 		op("two threads write");
 		if (pthread_create(&t, NULL, writer_fn, &w[1]))
-			_exit(7);
+			die(7);
 		writer_fn(&w[0]);
 		pthread_join(t, NULL);
-	} else {
+	} else if (me != 1) {
+		/* the root runs every step: it holds the tree together */
 		op("exit");
 		verify();
 		reap(1);	/* a descendant's failure is still ours */
@@ -264,7 +278,7 @@ static int torture_seed(unsigned long seed, int steps)
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (raw == MAP_FAILED)
-			_exit(2);
+			die(2);
 		region = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
 		/* the second PMD is THP eligible, the first 4K only */
 		madvise(region, HPAGE, MADV_NOHUGEPAGE);
@@ -378,7 +392,8 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 						  100000UL * !!variant->precopy_max);
 		int rc = torture_seed(seed, steps);
 
-		TH_LOG("seed %lu, %d steps per process: %s", seed, steps, rc ? "FAILED" : "ok");
+		TH_LOG("seed %lu, %d steps per process, %d processes: %s", seed, steps,
+		       *nproc, rc ? "FAILED" : "ok");
 		ASSERT_EQ(0, rc);
 	}
 }
