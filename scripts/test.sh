@@ -130,6 +130,10 @@ guest_run() {
 }
 
 cd "$top"
+# the machine, first: a CI log that ends early then still says what it had
+echo "== $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2 " MB memory, " $7 " MB available"}'), $(df -Pm "$top" | awk 'NR == 2 {print $4 " MB free on " $6}')"
+avail=$(df -Pm "$top" | awk 'NR == 2 {print $4}')
+[ "${avail:-0}" -lt 6000 ] && echo "!! less than 6 GB free under $top: the kernel tree and two builds need about 4 GB" >&2
 must scripts/deps.sh
 must scripts/tree.sh
 
