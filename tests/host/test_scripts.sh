@@ -78,6 +78,10 @@ sed 's/^    ok 1 a/    not ok 1 a/; s/^ok 1 off/not ok 1 off/' "$tmp/retry.ktap"
 "$top/scripts/ktap-compare" --tap "$tmp/retry2.ktap" "$tmp/retry.txt" >/dev/null 2>&1
 t "ktap-compare: a program that fails its retry too is a regression" [ $? = 1 ]
 
+"$top/scripts/ktap-compare" --tap "$tmp/nonexistent.ktap" "$fx/baseline.txt" >/dev/null 2>"$tmp/nofile"
+t "ktap-compare: a missing result file is exit 2 with a message, no traceback" \
+	bash -c "[ $? = 2 ] && grep -q 'no such file' '$tmp/nofile' && ! grep -q Traceback '$tmp/nofile'"
+
 # splat-scan
 printf '[ 1.0] ok\n[ 2.0] BUG: KASAN: use-after-free in wp_page_copy\n' >"$tmp/d1"
 printf '[ 1.0] all quiet\n' >"$tmp/d2"
