@@ -178,7 +178,8 @@ cowlab_tests() { # NAME KERNEL
 	suite "$1-splats" scripts/splat-scan.sh --tap "$T/$1/console.log" "$T/$1/dmesg.txt"
 }
 
-selftests selftests-base "$B/obj-base/bzImage" "$features" "$only"
+# a run narrowed with --only judges the programs it ran, not the missing ones
+selftests selftests-base "$B/obj-base/bzImage" "$features" "$only" ${only:+--allow-missing}
 [ -n "$guest_tests" ] && cowlab_tests cowlab-tests-base "$B/obj-base/bzImage"
 
 if [ "$debug" = 1 ]; then
