@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "knob.h"
 
 #define PAGE 4096UL
 #define SZ_2M (2UL << 20)
@@ -43,31 +44,6 @@ static long vmstat(const char *name)
 	}
 	fclose(f);
 	return -1;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
-static void read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	if (fd >= 0)
-		close(fd);
 }
 
 /* Fork; the child writes one byte to each @step of [p, p + len) and exits. */
@@ -128,9 +104,9 @@ FIXTURE_SETUP(cowstat)
 {
 	if (access("/proc/sys/vm/cow_log_sample", W_OK))
 		SKIP(return, "no cow_stat sysctls (kernel without the series?)");
-	read_str("/proc/sys/vm/cow_log_sample", self->sample, sizeof(self->sample));
-	read_str("/proc/sys/vm/cow_log_threshold_ns", self->thresh, sizeof(self->thresh));
-	read_str("/proc/sys/vm/cow_log_ratelimit", self->rate, sizeof(self->rate));
+	knob_read("/proc/sys/vm/cow_log_sample", self->sample, sizeof(self->sample));
+	knob_read("/proc/sys/vm/cow_log_threshold_ns", self->thresh, sizeof(self->thresh));
+	knob_read("/proc/sys/vm/cow_log_ratelimit", self->rate, sizeof(self->rate));
 	self->mem = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
@@ -142,10 +118,10 @@ FIXTURE_TEARDOWN(cowstat)
 {
 	if (self->mem)
 		munmap(self->mem, NPAGES * PAGE);
-	write_str("/proc/sys/vm/cow_log_sample", self->sample);
-	write_str("/proc/sys/vm/cow_log_threshold_ns", self->thresh);
-	write_str("/proc/sys/vm/cow_log_ratelimit", self->rate);
-	write_str("/sys/kernel/tracing/events/cow/cow_fault/enable", "0");
+	knob_write("/proc/sys/vm/cow_log_sample", self->sample);
+	knob_write("/proc/sys/vm/cow_log_threshold_ns", self->thresh);
+	knob_write("/proc/sys/vm/cow_log_ratelimit", self->rate);
+	knob_write("/sys/kernel/tracing/events/cow/cow_fault/enable", "0");
 }
 
 /* Every 4K COW copy counts in cow_copy, sampling on or off. */
@@ -188,7 +164,7 @@ TEST_F(cowstat, thp_split_counts)
 	char *raw, *p, setting[64];
 	long before;
 
-	read_str("/sys/kernel/mm/transparent_hugepage/enabled", setting, sizeof(setting));
+	knob_read("/sys/kernel/mm/transparent_hugepage/enabled", setting, sizeof(setting));
 	if (strstr(setting, "[never]"))
 		SKIP(return, "THP disabled");
 	raw = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
@@ -224,11 +200,11 @@ TEST_F(cowstat, hugetlb_copy_counts)
 /* Sampling 1 in 1 logs one well-formed line per COW copy. */
 TEST_F(cowstat, sampling_logs_every_copy)
 {
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_ratelimit", "100000"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_ratelimit", "100000"));
 	ASSERT_EQ(0, klogctl(KLOG_CLEAR, NULL, 0));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "1"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", "1"));
 	ASSERT_EQ(0, child_writes(self->mem, NPAGES * PAGE, PAGE));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "0"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", "0"));
 	ASSERT_GE(count_lines("4k"), NPAGES);
 }
 
@@ -247,12 +223,12 @@ TEST_F(cowstat, sampling_one_in_n)
 	ASSERT_NE(MAP_FAILED, p);
 	madvise(p, 256 * PAGE, MADV_NOHUGEPAGE);
 	memset(p, 1, 256 * PAGE);
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_ratelimit", "100000"));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_threshold_ns", "0"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_ratelimit", "100000"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_threshold_ns", "0"));
 	ASSERT_EQ(0, klogctl(KLOG_CLEAR, NULL, 0));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "8"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", "8"));
 	ASSERT_EQ(0, child_writes(p, 256 * PAGE, PAGE));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "0"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", "0"));
 	munmap(p, 256 * PAGE);
 	n = count_lines("4k");
 	TH_LOG("256 COW copies, 1 in 8 sampled: %d lines logged (%ld CPUs)", n, cpus);
@@ -263,8 +239,8 @@ TEST_F(cowstat, sampling_one_in_n)
 /* With sampling and threshold off, COW faults log nothing. */
 TEST_F(cowstat, off_logs_nothing)
 {
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "0"));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_threshold_ns", "0"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", "0"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_threshold_ns", "0"));
 	ASSERT_EQ(0, klogctl(KLOG_CLEAR, NULL, 0));
 	ASSERT_EQ(0, child_writes(self->mem, NPAGES * PAGE, PAGE));
 	ASSERT_EQ(0, count_lines("4k"));
@@ -273,11 +249,11 @@ TEST_F(cowstat, off_logs_nothing)
 /* A threshold of 1 ns logs every fault; sampling stays off. */
 TEST_F(cowstat, threshold_logs_slow_faults)
 {
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_ratelimit", "100000"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_ratelimit", "100000"));
 	ASSERT_EQ(0, klogctl(KLOG_CLEAR, NULL, 0));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_threshold_ns", "1"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_threshold_ns", "1"));
 	ASSERT_EQ(0, child_writes(self->mem, NPAGES * PAGE, PAGE));
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_threshold_ns", "0"));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_threshold_ns", "0"));
 	ASSERT_GE(count_lines("4k"), NPAGES);
 }
 
@@ -292,11 +268,11 @@ TEST_F(cowstat, tracepoint_reports_without_printk)
 
 	if (access(ev, W_OK))
 		SKIP(return, "no tracefs or no cow:cow_fault");
-	ASSERT_EQ(0, write_str("/sys/kernel/tracing/trace", ""));
+	ASSERT_EQ(0, knob_write("/sys/kernel/tracing/trace", ""));
 	ASSERT_EQ(0, klogctl(KLOG_CLEAR, NULL, 0));
-	ASSERT_EQ(0, write_str(ev, "1"));
+	ASSERT_EQ(0, knob_write(ev, "1"));
 	ASSERT_EQ(0, child_writes(self->mem, NPAGES * PAGE, PAGE));
-	ASSERT_EQ(0, write_str(ev, "0"));
+	ASSERT_EQ(0, knob_write(ev, "0"));
 	fd = open("/sys/kernel/tracing/trace", O_RDONLY);
 	ASSERT_GE(fd, 0);
 	while ((len = read(fd, buf, sizeof(buf) - 1)) > 0) {
@@ -314,11 +290,11 @@ TEST_F(cowstat, bad_values_refused)
 {
 	char now[32];
 
-	ASSERT_EQ(0, write_str("/proc/sys/vm/cow_log_sample", "7"));
-	ASSERT_EQ(-EINVAL, write_str("/proc/sys/vm/cow_log_sample", "-1"));
-	read_str("/proc/sys/vm/cow_log_sample", now, sizeof(now));
+	ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", "7"));
+	ASSERT_EQ(-EINVAL, knob_write("/proc/sys/vm/cow_log_sample", "-1"));
+	knob_read("/proc/sys/vm/cow_log_sample", now, sizeof(now));
 	ASSERT_STREQ("7", now);
-	ASSERT_NE(0, write_str("/proc/sys/vm/cow_log_ratelimit", "-5"));
+	ASSERT_NE(0, knob_write("/proc/sys/vm/cow_log_ratelimit", "-5"));
 }
 
 TEST_HARNESS_MAIN

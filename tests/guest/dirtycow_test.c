@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "knob.h"
 
 #define PAGE 4096UL
 #define NPAGES 16
@@ -65,30 +66,6 @@ static void race_end(_Atomic int *stop)
 {
 	atomic_store(stop, 1);
 	pthread_join(race_timer, NULL);
-}
-
-static int write_knob(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
-
-static void read_knob(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	if (fd >= 0)
-		close(fd);
 }
 
 /* The original content: every byte names its page and offset. */
@@ -203,23 +180,23 @@ FIXTURE_SETUP(dirtycow)
 	self->stop = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->stop);
 
-	read_knob("/proc/sys/vm/cow_precopy_max", self->pc_max, sizeof(self->pc_max));
-	read_knob("/proc/sys/vm/cow_precopy_mode", self->pc_mode, sizeof(self->pc_mode));
-	read_knob("/proc/sys/vm/cow_log_sample", self->sample, sizeof(self->sample));
+	knob_read("/proc/sys/vm/cow_precopy_max", self->pc_max, sizeof(self->pc_max));
+	knob_read("/proc/sys/vm/cow_precopy_mode", self->pc_mode, sizeof(self->pc_mode));
+	knob_read("/proc/sys/vm/cow_log_sample", self->sample, sizeof(self->sample));
 	if (variant->precopy_max) {
 		char v[16];
 
 		if (!self->pc_max[0])
 			SKIP(return, "no vm.cow_precopy_max (kernel without the series?)");
 		snprintf(v, sizeof(v), "%d", variant->precopy_max);
-		ASSERT_EQ(0, write_knob("/proc/sys/vm/cow_precopy_mode", "0"));
-		ASSERT_EQ(0, write_knob("/proc/sys/vm/cow_precopy_max", v));
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_precopy_mode", "0"));
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_precopy_max", v));
 	}
 	if (variant->log_sample && self->sample[0]) {
 		char v[16];
 
 		snprintf(v, sizeof(v), "%d", variant->log_sample);
-		ASSERT_EQ(0, write_knob("/proc/sys/vm/cow_log_sample", v));
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", v));
 	}
 }
 
@@ -229,11 +206,11 @@ FIXTURE_TEARDOWN(dirtycow)
 	if (self->stop && self->stop != MAP_FAILED)
 		atomic_store(self->stop, 1);
 	if (self->pc_max[0]) {
-		write_knob("/proc/sys/vm/cow_precopy_max", self->pc_max);
-		write_knob("/proc/sys/vm/cow_precopy_mode", self->pc_mode);
+		knob_write("/proc/sys/vm/cow_precopy_max", self->pc_max);
+		knob_write("/proc/sys/vm/cow_precopy_mode", self->pc_mode);
 	}
 	if (self->sample[0])
-		write_knob("/proc/sys/vm/cow_log_sample", self->sample);
+		knob_write("/proc/sys/vm/cow_log_sample", self->sample);
 	if (self->map && self->map != MAP_FAILED)
 		munmap(self->map, LEN);
 	unlink(self->path);

@@ -39,6 +39,7 @@
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
+#include "knob.h"
 #include "mm/gup_test.h"
 
 #ifndef PR_SET_COW_PRECOPY
@@ -77,41 +78,20 @@ enum { OK = 0, FAIL = 1, RETRY = 2, SKIPPED = 4 };
 static int sysctl_get(const char *name, int *val)
 {
 	char path[128], buf[32];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (knob_read(path, buf, sizeof(buf)))
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	*val = atoi(buf);
 	return 0;
 }
-
-static int file_put(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
 static int sysctl_set(const char *name, int val)
 {
 	char path[128], buf[32];
 
 	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
 	snprintf(buf, sizeof(buf), "%d", val);
-	return file_put(path, buf);
+	return knob_write(path, buf);
 }
 
 static int precopy_set(int max, int mode)
@@ -1151,7 +1131,7 @@ static int ksm_put(const char *k, const char *v)
 	char path[128];
 
 	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", k);
-	return file_put(path, v);
+	return knob_write(path, v);
 }
 
 TEST_F_TIMEOUT(precopy, ksm_not_precopied, 120)
@@ -1241,7 +1221,7 @@ static int child_soft_dirty(char *p, long n, void *arg)
 {
 	int cleared = *(int *)arg;
 
-	if (cleared && file_put("/proc/self/clear_refs", "4"))
+	if (cleared && knob_write("/proc/self/clear_refs", "4"))
 		return SKIPPED;
 	wr(p, 0);
 	for (long i = 1; i <= 8; i++) {
@@ -1380,13 +1360,13 @@ static int child_alloc_fail(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	if (file_put("/proc/self/make-it-fail", "1"))
+	if (knob_write("/proc/self/make-it-fail", "1"))
 		return SKIPPED;
 	vm_read(&a);
 	for (long i = 0; i < n; i++)
 		wr(p, i);
 	vm_read(&b);
-	file_put("/proc/self/make-it-fail", "0");
+	knob_write("/proc/self/make-it-fail", "0");
 	vm_delta(&d, &a, &b);
 	for (long i = 0; i < n; i++)
 		if (!written_ok(p, i))
@@ -1415,7 +1395,7 @@ TEST_F_TIMEOUT(precopy, alloc_failure_degrades_to_vanilla, 120)
 		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC: debug kernel)");
 	for (unsigned int k = 0; k < sizeof(knobs) / sizeof(knobs[0]); k++) {
 		snprintf(path, sizeof(path), FPA "%s", knobs[k][0]);
-		ASSERT_EQ(0, file_put(path, knobs[k][1]));
+		ASSERT_EQ(0, knob_write(path, knobs[k][1]));
 	}
 	for (int mode = 0; mode <= 2 && rc != FAIL; mode++) {
 		ASSERT_EQ(0, precopy_set(64, mode));
@@ -1430,8 +1410,8 @@ TEST_F_TIMEOUT(precopy, alloc_failure_degrades_to_vanilla, 120)
 		if (rc != OK)
 			break;
 	}
-	file_put(FPA "probability", "0");
-	file_put(FPA "task-filter", "N");
+	knob_write(FPA "probability", "0");
+	knob_write(FPA "task-filter", "N");
 	if (rc == SKIPPED)
 		SKIP(return, "no /proc/self/make-it-fail");
 	ASSERT_EQ(OK, rc);

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "knob.h"
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -297,33 +298,6 @@ static int torture_seed(unsigned long seed, int steps)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int knob_get(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if (buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	return 0;
-}
-
-static int knob_put(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 #define THP "/sys/kernel/mm/transparent_hugepage/enabled"
 
 FIXTURE(torture) {
@@ -346,26 +320,26 @@ FIXTURE_SETUP(torture)
 
 	nproc = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, nproc);
-	self->have_precopy = !knob_get("/proc/sys/vm/cow_precopy_max", self->max, sizeof(self->max)) &&
-			     !knob_get("/proc/sys/vm/cow_precopy_mode", self->mode, sizeof(self->mode));
+	self->have_precopy = !knob_read("/proc/sys/vm/cow_precopy_max", self->max, sizeof(self->max)) &&
+			     !knob_read("/proc/sys/vm/cow_precopy_mode", self->mode, sizeof(self->mode));
 	if (variant->precopy_max && !self->have_precopy)
 		SKIP(return, "no vm.cow_precopy_* (kernel without the series?)");
 	if (variant->precopy_max) {
 		snprintf(v, sizeof(v), "%d", variant->precopy_mode);
-		ASSERT_EQ(0, knob_put("/proc/sys/vm/cow_precopy_mode", v));
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_precopy_mode", v));
 		snprintf(v, sizeof(v), "%d", variant->precopy_max);
-		ASSERT_EQ(0, knob_put("/proc/sys/vm/cow_precopy_max", v));
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_precopy_max", v));
 	}
-	self->have_thp = !knob_get(THP, self->thp, sizeof(self->thp));
+	self->have_thp = !knob_read(THP, self->thp, sizeof(self->thp));
 	if (self->have_thp)
-		knob_put(THP, "always");
+		knob_write(THP, "always");
 }
 
 FIXTURE_TEARDOWN(torture)
 {
 	if (self->have_precopy) {
-		knob_put("/proc/sys/vm/cow_precopy_max", self->max);
-		knob_put("/proc/sys/vm/cow_precopy_mode", self->mode);
+		knob_write("/proc/sys/vm/cow_precopy_max", self->max);
+		knob_write("/proc/sys/vm/cow_precopy_mode", self->mode);
 	}
 	if (self->have_thp) {
 		/* "always [madvise] never" -> "madvise" */
@@ -373,7 +347,7 @@ FIXTURE_TEARDOWN(torture)
 
 		if (l && r) {
 			*r = '\0';
-			knob_put(THP, l + 1);
+			knob_write(THP, l + 1);
 		}
 	}
 }
