@@ -6,8 +6,9 @@
  * eligible) through fork() and, step by step, each process writes pages,
  * forks, zaps (MADV_DONTNEED), unmaps and maps again, write-protects and
  * unprotects, moves a range away and back with mremap(), collapses the THP
- * part (MADV_COLLAPSE), lets two threads write at once, and exits at a
- * random step. Every page carries a stamp (owner, generation, page index)
+ * part (MADV_COLLAPSE), lets two threads write at once, duplicates a range
+ * with mdup(2) (where the kernel has it), writes the duplicate and maps it
+ * back in place of the range, and exits at a random step. Every page carries a stamp (owner, generation, page index)
  * at its start, middle and end; each process keeps a model of what every
  * page must hold and checks the whole region after every step: a child
  * sees the bytes of the fork instant, a parent its own writes, nobody
@@ -33,6 +34,7 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
+#include "../../userspace-bench/mdup.h"
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -60,7 +62,7 @@ static uint64_t rng;
 static unsigned long seed_now;
 static int step_now;
 static const char *op_now = "start";
-static int *nproc;			/* MAP_SHARED counter of processes */
+static int *nproc;			/* MAP_SHARED: [0] processes, [1] mdup()s, [2] mdup()s back */
 
 static uint64_t rnd(void)
 {
@@ -72,14 +74,19 @@ static uint64_t rnd(void)
 	return z ^ (z >> 31);
 }
 
-static void stamp_page(long i, uint32_t gen)
+/* stamp page i of the region at @p (the region's own page, or a copy's) */
+static void stamp_at(char *p, long i, uint32_t gen)
 {
 	struct stamp s = { MAGIC, me, gen, (uint32_t)i };
-	char *p = region + i * PG;
 
 	memcpy(p, &s, sizeof(s));
 	memcpy(p + PG / 2, &s, sizeof(s));
 	memcpy(p + PG - sizeof(s), &s, sizeof(s));
+}
+
+static void stamp_page(long i, uint32_t gen)
+{
+	stamp_at(region + i * PG, i, gen);
 	model[i].owner = me;
 	model[i].gen = gen;
 }
@@ -103,27 +110,36 @@ static void die(int code)
 	_exit(code);
 }
 
-static void verify(void)
+/* pages [first, first + n) of the region, as mapped at @base, against @m */
+static void verify_range(const char *base, long first, long n,
+			 const struct want *m)
 {
 	static const struct stamp zero;
 
-	for (long i = 0; i < NPAGES; i++) {
-		const char *p = region + i * PG;
+	for (long i = first; i < first + n; i++) {
+		const char *p = base + (i - first) * PG;
 		const size_t offs[3] = { 0, PG / 2, PG - sizeof(struct stamp) };
 
 		for (int k = 0; k < 3; k++) {
 			struct stamp s;
 
 			memcpy(&s, p + offs[k], sizeof(s));
-			if (!model[i].owner && !model[i].gen) {
+			if (!m[i - first].owner && !m[i - first].gen) {
 				if (memcmp(&s, &zero, sizeof(s)))
 					fail("should be zero", i, &s);
-			} else if (s.magic != MAGIC || s.owner != model[i].owner ||
-				   s.gen != model[i].gen || s.page != (uint32_t)i) {
+			} else if (s.magic != MAGIC ||
+				   s.owner != m[i - first].owner ||
+				   s.gen != m[i - first].gen ||
+				   s.page != (uint32_t)i) {
 				fail(k ? "stamp (middle/end)" : "stamp", i, &s);
 			}
 		}
 	}
+}
+
+static void verify(void)
+{
+	verify_range(region, 0, NPAGES, model);
 }
 
 struct writer {
@@ -220,6 +236,40 @@ static void step(int depth)
 		op("MADV_COLLAPSE");
 		/* may fail (EAGAIN, ENOMEM, EINVAL): only the content matters */
 		madvise(region + (a * PG & ~(HPAGE - 1)), HPAGE, MADV_COLLAPSE);
+	} else if (r < 91) {
+		struct want cm[64];
+		char *copy;
+
+		op("mdup, write the copy, map it back");
+		copy = mdup(region + a * PG, n * PG, NULL, 0);
+		if (copy == MAP_FAILED) {
+			if (errno == ENOSYS)
+				return;
+			die(8);
+		}
+		__atomic_fetch_add(&nproc[1], 1, __ATOMIC_SEQ_CST);
+		/* the copy holds the range as it was; writes to it stay there */
+		memcpy(cm, &model[a], n * sizeof(cm[0]));
+		op("mdup: check the copy");
+		verify_range(copy, a, n, cm);
+		for (i = 0; i < n; i += 1 + rnd() % 3) {
+			stamp_at(copy + i * PG, a + i, gen);
+			cm[i].owner = me;
+			cm[i].gen = gen;
+		}
+		op("mdup: check the source after writing the copy");
+		verify();
+		if (rnd() % 2) {
+			op("mdup back over the range (MDUP_FIXED)");
+			if (munmap(region + a * PG, n * PG) ||
+			    mdup(copy, n * PG, region + a * PG, MDUP_FIXED) !=
+				    region + a * PG)
+				die(8);
+			memcpy(&model[a], cm, n * sizeof(cm[0]));
+			__atomic_fetch_add(&nproc[2], 1, __ATOMIC_SEQ_CST);
+		}
+		if (munmap(copy, n * PG))
+			die(8);
 	} else if (r < 96) {
 		struct writer w[2] = {
 			{ a, n, 2, gen }, { a + 1, n > 1 ? n - 1 : 0, 2, gen + 2 },
@@ -364,10 +414,12 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 		/* each variant its own seeds: 1..4, 1001..1004, ... */
 		unsigned long seed = first + s + (e_seed ? 0 : 1000UL * variant->precopy_mode +
 						  100000UL * !!variant->precopy_max);
-		int rc = torture_seed(seed, steps);
+		int rc;
 
-		TH_LOG("seed %lu, %d steps per process, %d processes: %s", seed, steps,
-		       *nproc, rc ? "FAILED" : "ok");
+		nproc[1] = nproc[2] = 0;
+		rc = torture_seed(seed, steps);
+		TH_LOG("seed %lu, %d steps per process, %d processes, %d mdup (%d mapped back): %s",
+		       seed, steps, nproc[0], nproc[1], nproc[2], rc ? "FAILED" : "ok");
 		ASSERT_EQ(0, rc);
 	}
 }
