@@ -2,19 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 # make run: build what is missing, boot the patched kernel and a vanilla
 # kernel (same config, same initramfs) RUNS times each with the "study" plan,
-# gather everything under results/<stamp>/ and write the report.
+# then the patched kernel once with the "snapshot" plan (kvsnap: stw, fork,
+# uffd, mdup), gather everything under results/<stamp>/ and write the report.
 set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead]
+usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot]
                         [--accel tcg|icount|kvm] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
   --reps N      repetitions of each configuration inside a boot (default 3)
   --no-vanilla  skip the vanilla kernel (no overhead ratio)
-  --part P      all (default): overhead and the page-size matrix; overhead:
-                only the instrumentation-overhead runs (patched vs vanilla)
+  --part P      all (default): overhead, the page-size matrix and the snapshot
+                benchmark; overhead: only the instrumentation-overhead runs
+                (patched vs vanilla); snapshot: only the snapshot benchmark
+                (one boot, SNAP_SIZES, default 64M,256M,1G, REPS snapshots each,
+                SNAP_MEM MB of guest memory, default 10240)
   --accel A     tcg (default), icount (guest time = instruction count:
                 deterministic, for overhead ratios; see run-guest.sh) or kvm
   --out DIR     results directory (default results/<date-time>; results/latest
@@ -40,7 +44,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$runs$reps" in *[!0-9]* | 0*) echo "study.sh: --runs/--reps take positive numbers" >&2; exit 2 ;; esac
-case "$part" in all | overhead) ;; *) echo "study.sh: --part takes all or overhead" >&2; exit 2 ;; esac
+case "$part" in all | overhead | snapshot) ;; *) echo "study.sh: --part takes all, overhead or snapshot" >&2; exit 2 ;; esac
+[ "$part" = snapshot ] && vanilla=0
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top"
 B=$top/build
@@ -55,7 +60,7 @@ scripts/tree.sh || exit 1
 scripts/build-kernel.sh --config base || exit 1
 scripts/build-selftests.sh || exit 1
 make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests" || exit 1
-scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" || exit 1
+scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" || exit 1
 if [ $vanilla = 1 ]; then
 	# the vanilla kernel builds while the patched kernel's boots run
 	step "build: vanilla kernel (same config, no series), in the background"
@@ -77,7 +82,18 @@ boot() { # VARIANT RUN KERNEL
 	printf '{"kernel_variant": "%s", "run": %d, "kernel": "%s"}\n' "$1" "$2" \
 		"$(grep -o 'Linux version [^ ]*' "$d/dmesg.txt" 2>/dev/null | head -n 1)" >"$d/meta.json"
 }
-for r in $(seq "$runs"); do boot patched "$r" "$B/obj-base/bzImage"; done
+if [ "$part" != snapshot ]; then
+	for r in $(seq "$runs"); do boot patched "$r" "$B/obj-base/bzImage"; done
+fi
+if [ "$part" != overhead ]; then
+	step "boot patched: snapshot benchmark (sizes ${SNAP_SIZES:-64M,256M,1G}, $reps each)"
+	if ! scripts/run-guest.sh --plan snapshot --kernel "$B/obj-base/bzImage" --out "$out/snapshot" \
+		--mem "${SNAP_MEM:-10240}" --smp "$smp" --accel "$accel" --set reps="$reps" \
+		--set sizes="${SNAP_SIZES:-64M,256M,1G}" --timeout 5400 --quiet; then
+		echo "!! snapshot run failed: see $out/snapshot (console.log, result.ktap)" >&2
+		fail=1
+	fi
+fi
 if [ $vanilla = 1 ]; then
 	if ! wait $vpid; then
 		echo "!! vanilla kernel build failed: $B/vanilla-build.log" >&2
@@ -96,6 +112,20 @@ cat >"$out/meta.json" <<JSON
 JSON
 ln -sfn "$(basename "$out")" "$top/results/latest" 2>/dev/null || true
 step "report"
-/usr/bin/python3 scripts/report "$out" || fail=1
+if [ "$part" != snapshot ]; then
+	/usr/bin/python3 scripts/report "$out" || fail=1
+fi
+if [ -f "$out/snapshot/snapshot.jsonl" ]; then
+	{
+		echo
+		echo "## Snapshot of a key-value store under write load: stw, fork, uffd, mdup"
+		echo
+		echo "kvsnap (userspace-bench/kvsnap), one boot, guest memory ${SNAP_MEM:-10240} MB, no swap;"
+		echo "plots: plots/snapshot-pause.png, plots/snapshot-p99.png. What the columns mean:"
+		echo "docs/mdup.md. Every snapshot file is verified byte for byte."
+		echo
+		/usr/bin/python3 scripts/snapshot-report "$out/snapshot" --plot "$out/plots" || fail=1
+	} >>"$out/report.md"
+fi
 step "done: $out/report.md"
 exit $fail

@@ -142,6 +142,7 @@ must make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests"
 suite host-bench make -s -C userspace-bench test KSFT_DIR="$B/linux/tools/testing/selftests"
 suite host-report /usr/bin/python3 tests/host/test_report.py
 suite host-scripts tests/host/test_scripts.sh
+suite host-kvsnap tests/host/kvsnap_test.sh
 [ $host_only = 1 ] && finish
 
 must scripts/build-kernel.sh --config base
@@ -151,7 +152,7 @@ if [ -f tests/guest/Makefile ]; then
 	must make -s -C tests/guest KSFT_DIR="$B/linux/tools/testing/selftests" OUT="$B/guest-tests"
 	guest_tests=$B/guest-tests
 fi
-must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" ${guest_tests:+--bin "$guest_tests"}
+must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" ${guest_tests:+--bin "$guest_tests"}
 
 if [ -z "$features" ]; then
 	features=off${all:+,$all}
