@@ -200,11 +200,15 @@ static int mdup_copy_tables(struct vm_area_struct *dst,
  * @delta: destination address minus source address
  *
  * Charges the new VMA (RLIMIT_AS/RLIMIT_DATA, overcommit for VM_ACCOUNT),
- * links it with its anon_vma, copies the page tables and flushes the
- * source TLB entries.
+ * forks its anon_vma (rmap can find it from here on), preallocates its
+ * slot in the VMA tree, copies the page tables, flushes the source TLB
+ * entries and only then stores the VMA in the tree, which cannot fail
+ * any more. A failed copy is undone without allocating: its PTEs are
+ * zapped, the anon_vma links and the charges dropped; empty page tables
+ * may stay in the unmapped destination, for a later mapping or exit.
  *
- * Return: 0 or -ENOMEM. A VMA linked before a copy failure stays linked;
- * the caller unmaps the destination range, which undoes its charges.
+ * Return: 0, the piece mapped at @start + @delta; or -ENOMEM, nothing
+ * mapped for it.
  */
 static int mdup_one(struct vm_area_struct *src, unsigned long start,
 		    unsigned long end, unsigned long delta)
@@ -212,6 +216,7 @@ static int mdup_one(struct vm_area_struct *src, unsigned long start,
 	struct mm_struct *mm = src->vm_mm;
 	unsigned long pages = (end - start) >> PAGE_SHIFT;
 	struct vm_area_struct *dst;
+	struct vma_iterator vmi;
 	int err;
 
 	if (!may_expand_vm(mm, src->vm_flags, pages))
@@ -232,19 +237,31 @@ static int mdup_one(struct vm_area_struct *src, unsigned long start,
 		goto free;
 	if (anon_vma_fork(dst, src))
 		goto put_policy;
-	if (vma_link(mm, dst))
+	vma_iter_init(&vmi, mm, dst->vm_start);
+	vma_iter_config(&vmi, dst->vm_start, dst->vm_end);
+	if (vma_iter_prealloc(&vmi, dst))
 		goto unlink_anon;
-	vm_stat_account(mm, dst->vm_flags, pages);
-	perf_event_mmap(dst);
+	vma_start_write(dst);
 
-	err = 0;
 	if (src->anon_vma) {
 		err = mdup_copy_tables(dst, src, start, end, delta);
 		flush_tlb_range(src, start, end);
+		if (err) {
+			zap_page_range_single(dst, dst->vm_start,
+					      dst->vm_end - dst->vm_start,
+					      NULL);
+			vma_iter_free(&vmi);
+			goto unlink_anon;
+		}
 	}
-	if (!err)
-		khugepaged_enter_vma(dst, dst->vm_flags);
-	return err;
+
+	vma_iter_store(&vmi, dst);
+	mm->map_count++;
+	validate_mm(mm);
+	vm_stat_account(mm, dst->vm_flags, pages);
+	perf_event_mmap(dst);
+	khugepaged_enter_vma(dst, dst->vm_flags);
+	return 0;
 
 unlink_anon:
 	unlink_anon_vmas(dst);
@@ -269,7 +286,9 @@ unacct:
  *
  * Return: the destination start, or a negative errno with the address
  * space as before the call (source PTEs may be left write-protected, which
- * only costs a reuse fault).
+ * only costs a reuse fault). A source of several VMAs whose later piece
+ * fails has its earlier pieces unmapped again; that munmap can itself
+ * fail only when memory for the VMA tree runs out, and is warned about.
  */
 static long mdup_locked(struct mm_struct *mm, unsigned long addr,
 			unsigned long len, unsigned long new_addr,
@@ -321,7 +340,9 @@ static long mdup_locked(struct mm_struct *mm, unsigned long addr,
 	mmu_notifier_invalidate_range_end(&range);
 
 	if (err) {
-		do_munmap(mm, new_addr, len, NULL);
+		/* earlier pieces, if any (mdup_one() undid the failed one) */
+		if (cur > addr)
+			WARN_ON_ONCE(do_munmap(mm, new_addr, cur - addr, NULL));
 		return err;
 	}
 	return new_addr;

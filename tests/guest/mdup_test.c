@@ -1157,6 +1157,120 @@ TEST_F_TIMEOUT(leak, fuzz_arguments, 600)
 	ASSERT_EQ(-1, check_off(arena + 24 * PG, 24 * PG, 16 * PG, 30));
 }
 
+/* ---- fault injection (debug kernel): ENOMEM, and nothing changed ---- */
+
+struct injector {
+	const char *dir;
+	const char *const (*knobs)[2];
+	int nknobs;
+};
+
+static const char *const fpa_knobs[][2] = {
+	{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
+	{ "space", "0" }, { "verbose", "0" }, { "task-filter", "Y" },
+	{ "ignore-gfp-wait", "N" }, { "ignore-gfp-highmem", "N" },
+	{ "min-order", "0" },
+};
+
+static const char *const slab_knobs[][2] = {
+	{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
+	{ "space", "0" }, { "verbose", "0" }, { "task-filter", "Y" },
+	{ "ignore-gfp-wait", "N" }, { "cache-filter", "N" },
+};
+
+static const struct injector injectors[] = {
+	{ "/sys/kernel/debug/fail_page_alloc/", fpa_knobs, 9 },
+	{ "/sys/kernel/debug/failslab/", slab_knobs, 8 },
+};
+
+static void injector_set(const struct injector *inj, int on)
+{
+	char path[128];
+
+	for (int k = 0; k < inj->nknobs; k++) {
+		snprintf(path, sizeof(path), "%s%s", inj->dir, inj->knobs[k][0]);
+		if (on)
+			knob_write(path, inj->knobs[k][1]);
+	}
+	if (!on) {
+		snprintf(path, sizeof(path), "%sprobability", inj->dir);
+		knob_write(path, "0");
+		snprintf(path, sizeof(path), "%stask-filter", inj->dir);
+		knob_write(path, "N");
+	}
+}
+
+/*
+ * Every page (fail_page_alloc) or slab (failslab) allocation of one task
+ * fails while it calls mdup() towards a fresh 1 GB-aligned destination,
+ * whose page tables must be allocated: -ENOMEM, with the maps, the VM size
+ * and the source as before; with the injection off the same call works.
+ */
+TEST_F_TIMEOUT(leak, alloc_failure_enomem_unchanged, 120)
+{
+	size_t len = 32 * PG;
+	int ran = 0;
+
+	NEED_MDUP();
+	for (unsigned int j = 0; j < sizeof(injectors) / sizeof(injectors[0]); j++) {
+		const struct injector *inj = &injectors[j];
+		char path[128], *src, *want;
+		int status;
+		pid_t pid;
+
+		snprintf(path, sizeof(path), "%sprobability", inj->dir);
+		if (access(path, W_OK))
+			continue;
+		src = map_anon(len, 0);
+		ASSERT_NE(NULL, src);
+		fill(src, len, 31);
+		want = free_addr(len, 1UL << 30);
+		ASSERT_NE(NULL, want);
+		injector_set(inj, 1);
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			int fd = open("/proc/self/make-it-fail", O_WRONLY);
+			int maps = count_maps(), bad = 0, e;
+			long vm = kb_field("/proc/self/status", "VmSize:"), r;
+
+			if (fd < 0)
+				_exit(4);
+			/* nothing but the call itself between on and off */
+			if (pwrite(fd, "1", 1, 0) != 1)
+				_exit(4);
+			r = syscall(__NR_mdup, src, len, want, MDUP_FIXED);
+			e = errno;
+			if (pwrite(fd, "0", 1, 0) != 1)
+				_exit(5);
+			if (r != -1 || e != ENOMEM) {
+				fprintf(stderr, "# %s: mdup returned %ld, errno %d\n",
+					inj->dir, r, e);
+				bad |= 1;
+			}
+			bad |= (maps != count_maps()) << 1;
+			bad |= (vm != kb_field("/proc/self/status", "VmSize:")) << 2;
+			bad |= (check(src, len, 31) != -1) << 3;
+			/* and without the injection it works */
+			bad |= (mdup(src, len, want, MDUP_FIXED) != want) << 4;
+			bad |= (check(want, len, 31) != -1) << 5;
+			_exit(bad);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		injector_set(inj, 0);
+		if (WEXITSTATUS(status) == 4)
+			SKIP(return, "no /proc/self/make-it-fail");
+		EXPECT_EQ(0, WEXITSTATUS(status))
+			TH_LOG("%s: failure bits %#x (1 not ENOMEM, 2 maps, 4 VmSize, 8 source, 16/32 retry)",
+			       inj->dir, WEXITSTATUS(status));
+		ASSERT_EQ(-1, check(src, len, 31));
+		munmap(src, len);
+		ran++;
+	}
+	if (!ran)
+		SKIP(return, "no fail_page_alloc/failslab (debug kernel only)");
+}
+
 /* ---- no leak ---- */
 
 TEST_F_TIMEOUT(leak, no_leak_after_cycles, 600)
