@@ -28,7 +28,8 @@
  *  1. under the PTL, snapshot the candidate PTEs and take a reference on
  *     each source folio;
  *  2. without the PTL, allocate (no reclaim, no warning, no OOM), charge
- *     the memcg and copy; a failure truncates the window there;
+ *     the memcg and copy; a failure truncates the window there, and so
+ *     does a memory cgroup near its limit (cow_precopy_memcg_room());
  *  3. one MMU notifier range; under the PTL, re-check every slot with
  *     pte_same() and clear it with ptep_get_and_clear(); one TLB flush for
  *     the batch; then, as wp_page_copy() does per page: the new folio's
@@ -171,6 +172,56 @@ static bool cow_precopy_still_shared(struct page *page)
 	       folio_mapcount(folio) > 1 && !folio_maybe_dma_pinned(folio);
 }
 
+/*
+ * Keep free in every limited memory cgroup of the mm, after a batch of
+ * pre-copies, an eighth of its limit and at least this many pages.
+ */
+#define COW_PRECOPY_MEMCG_MIN	128
+
+/**
+ * cow_precopy_memcg_room() - may a batch of pre-copies be charged?
+ * @mm: the faulting mm
+ * @nr: pages the batch would charge
+ *
+ * Pre-copies are speculative and charged without reclaim: near the limit
+ * of a memory cgroup they could take the room that the real COW copies
+ * of the same cgroup need, which may reclaim and, with nothing to
+ * reclaim, end in the OOM killer: a process could be killed with
+ * pre-copy on where it fits without. So pre-copy only while the mm's
+ * memcg and every ancestor with a limit keep, after @nr more pages,
+ * max(limit / 8, COW_PRECOPY_MEMCG_MIN) pages free. A racy read of the
+ * counters: a heuristic, the charge itself stays the hard check.
+ *
+ * Return: true if the batch may go ahead.
+ */
+static bool cow_precopy_memcg_room(struct mm_struct *mm, unsigned int nr)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg, *m;
+	bool ok = true;
+
+	if (mem_cgroup_disabled())
+		return true;
+	memcg = get_mem_cgroup_from_mm(mm);
+	for (m = memcg; m && !mem_cgroup_is_root(m); m = parent_mem_cgroup(m)) {
+		unsigned long limit = READ_ONCE(m->memory.max);
+		unsigned long reserve = max_t(unsigned long, limit / 8,
+					      COW_PRECOPY_MEMCG_MIN);
+
+		if (limit >= PAGE_COUNTER_MAX)
+			continue;
+		if (page_counter_read(&m->memory) + nr + reserve > limit) {
+			ok = false;
+			break;
+		}
+	}
+	mem_cgroup_put(memcg);
+	return ok;
+#else
+	return true;
+#endif
+}
+
 /* Allocate, charge and copy one page; NULL on any failure. */
 static struct folio *cow_precopy_copy(struct vm_area_struct *vma,
 				      unsigned long addr, struct page *src)
@@ -249,6 +300,8 @@ static unsigned int cow_precopy_batch(struct vm_fault *vmf,
 		return 0;
 
 	/* 2. Allocate and copy; the first failure ends the window. */
+	if (!cow_precopy_memcg_room(mm, nr_cand))
+		done = 0;
 	for (i = 0; i < nr; i++) {
 		if (!slot[i].src)
 			continue;
