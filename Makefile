@@ -66,9 +66,10 @@ test-host: tree
 test-full: deps
 	@scripts/test.sh --full
 
-# make stress [SEEDS=50] [STEPS=200] [KERNEL=base|debug]: the COW torture test
-# (tests/guest/torture_test.c) for a long run in the guest; prints the seed of
-# any failure. Replay one: make stress SEED=<seed>.
+# make stress [SEEDS=50] [STEPS=200] [KERNEL=base|debug] [DURATION=seconds]:
+# the COW torture test (tests/guest/torture_test.c) for a long run in the
+# guest, SEEDS seeds per variant, or as many as DURATION allows; prints the
+# seed of any failure. Replay one: make stress SEED=<seed>.
 SEEDS ?= 50
 STEPS ?= 200
 KERNEL ?= base
@@ -78,7 +79,8 @@ stress: kernel-$(KERNEL) initramfs
 		--out $(B)/initramfs-stress.cpio.gz
 	@scripts/run-guest.sh --plan torture --kernel $(B)/obj-$(KERNEL)/bzImage \
 		--initrd $(B)/initramfs-stress.cpio.gz --timeout 7500 \
-		--set seeds=$(SEEDS) --set steps=$(STEPS) $(if $(SEED),--set seed=$(SEED))
+		--set seeds=$(SEEDS) --set steps=$(STEPS) $(if $(SEED),--set seed=$(SEED)) \
+		$(if $(DURATION),--set duration=$(DURATION))
 
 bench-host:
 	@$(MAKE) -s -C userspace-bench host

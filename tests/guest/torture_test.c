@@ -19,7 +19,7 @@
  * Variants run with every cowlab feature off and with COW pre-copy at its
  * largest window in each mode (0 read-only, 1 adaptive, 2 writable), with
  * THP "always" during the run. TORTURE_SEEDS and TORTURE_STEPS (environment)
- * make longer runs.
+ * make longer runs; TORTURE_DURATION=S runs seeds for S seconds in all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "knob.h"
@@ -406,10 +407,19 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 {
 	const char *e_seed = getenv("TORTURE_SEED"), *e_seeds = getenv("TORTURE_SEEDS");
 	const char *e_steps = getenv("TORTURE_STEPS");
+	const char *e_dur = getenv("TORTURE_DURATION");
 	unsigned long first = e_seed ? strtoul(e_seed, NULL, 0) : 1;
 	int seeds = e_seed ? 1 : e_seeds ? atoi(e_seeds) : 4;
 	int steps = e_steps ? atoi(e_steps) : 60;
+	/* TORTURE_DURATION=S: seeds one after the other for S/4 seconds per
+	 * variant (4 variants), instead of a count
+	 */
+	double dur = e_dur && !e_seed ? atof(e_dur) / 4 : 0;
+	struct timespec t0, t;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (dur > 0)
+		seeds = 1 << 30;
 	for (int s = 0; s < seeds; s++) {
 		/* each variant its own seeds: 1..4, 1001..1004, ... */
 		unsigned long seed = first + s + (e_seed ? 0 : 1000UL * variant->precopy_mode +
@@ -421,6 +431,11 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 		TH_LOG("seed %lu, %d steps per process, %d processes, %d mdup (%d mapped back): %s",
 		       seed, steps, nproc[0], nproc[1], nproc[2], rc ? "FAILED" : "ok");
 		ASSERT_EQ(0, rc);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (dur > 0 && t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 >= dur) {
+			TH_LOG("duration %.0f s reached after %d seeds", dur, s + 1);
+			break;
+		}
 	}
 }
 

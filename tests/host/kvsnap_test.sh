@@ -4,16 +4,7 @@
 # mdup only where the kernel has it) and of scripts/snapshot-report.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 kv=$top/userspace-bench/build/kvsnap
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0 bad=0
-t() { # t DESCRIPTION CONDITION-COMMAND...
-	local d=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n $d"; else echo "not ok $n $d"; bad=1; fi
-}
-echo "TAP version 13"
+. "$top/tests/host/tap.sh"
 [ -x "$kv" ] || { echo "Bail out! $kv not built (make -C userspace-bench)"; exit 1; }
 
 "$kv" --help >"$tmp/help"

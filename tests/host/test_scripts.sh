@@ -4,16 +4,7 @@
 # splat-scan, stream-split.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 fx=$top/tests/host/fixtures/scripts
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0 bad=0
-t() { # t DESCRIPTION CONDITION-COMMAND...
-	local d=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n $d"; else echo "not ok $n $d"; bad=1; fi
-}
-echo "TAP version 13"
+. "$top/tests/host/tap.sh"
 
 # ktap-compare: feature "off" matches the baseline, "stat" regresses case 2
 # and map_populate.
