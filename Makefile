@@ -49,7 +49,7 @@ bench: tree
 	@$(MAKE) -s -C userspace-bench KSFT_DIR=$(KSRC)/tools/testing/selftests
 
 initramfs: selftests bench
-	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap
+	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap --bin $(TOP)/userspace-bench/build/hugecow
 
 guest-smoke: kernel-base initramfs
 	@scripts/run-guest.sh --plan smoke
@@ -75,7 +75,7 @@ STEPS ?= 200
 KERNEL ?= base
 stress: kernel-$(KERNEL) initramfs
 	@$(MAKE) -s -C tests/guest KSFT_DIR=$(KSRC)/tools/testing/selftests OUT=$(B)/guest-tests
-	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap --bin $(B)/guest-tests \
+	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap --bin $(TOP)/userspace-bench/build/hugecow --bin $(B)/guest-tests \
 		--out $(B)/initramfs-stress.cpio.gz
 	@scripts/run-guest.sh --plan torture --kernel $(B)/obj-$(KERNEL)/bzImage \
 		--initrd $(B)/initramfs-stress.cpio.gz --timeout 7500 \

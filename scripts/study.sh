@@ -60,7 +60,7 @@ scripts/tree.sh || exit 1
 scripts/build-kernel.sh --config base || exit 1
 scripts/build-selftests.sh || exit 1
 make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests" || exit 1
-scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" || exit 1
+scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" --bin "$top/userspace-bench/build/hugecow" || exit 1
 if [ $vanilla = 1 ]; then
 	# the vanilla kernel builds while the patched kernel's boots run
 	step "build: vanilla kernel (same config, no series), in the background"

@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hugecow: what a copy-on-write fault on a huge page does to memory and to
+ * the rest of the machine (cowlab issue 5, "measure first").
+ *
+ *   hugecow memory --kind K [--size S] [--write one|all]
+ *	A region of kind K is populated and the process forks; the child
+ *	writes one byte in the first 4 KiB of every 2 MiB (one) or in every
+ *	4 KiB page (all). Reported: how much of the region each side maps
+ *	with PMDs (smaps AnonHugePages) and how much of it is backed by large
+ *	folios (pagemap + kpageflags THP bit), before the writes, after them
+ *	(child and parent), and in the parent after the child exited; the
+ *	vmstat deltas of the writes (thp_split_pmd, thp_deferred_split_page,
+ *	thp_split_page, cow_copy, cow_thp_split, cow_hugetlb_copy) and, for
+ *	mTHP, the per-size split/split_deferred/nr_anon_partially_mapped
+ *	stats.
+ *
+ *   hugecow sched --kind K [--size S] [--baseline-ms MS]
+ *	A victim process sleeps 1 ms in a loop on CPU 0 and records how late
+ *	each wake-up is; a forked child, also on CPU 0, writes one byte per
+ *	huge page (per 4 KiB page for 4k/thp/mTHP) of a shared region of kind
+ *	K. Reported: the victim's wake-up delay p50/p99/max without the COW
+ *	writes and during them, and each COW write's time p50/p99/max.
+ *
+ * Kinds: 4k, thp (2 MiB, MADV_HUGEPAGE), mthp-<N>k (the per-size sysfs
+ * knob set to "always" for the run), hugetlb-2m, hugetlb-1g.
+ * Output: a table on stdout and, with --json FILE, one JSON object per
+ * run. Needs root for kpageflags and the mTHP knob.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hist.h"
+#include "parse.h"
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#define PG 4096UL
+#define HPS (2UL << 20)
+#define KPF_THP 22
+
+struct opts {
+	const char *mode, *kind, *json;
+	uint64_t size, baseline_ms;
+	int write_all;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "hugecow: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* ---- the region ---- */
+
+static char mthp_knob[128], mthp_old[64];
+
+static void mthp_restore(void)
+{
+	FILE *f;
+	char *b = strchr(mthp_old, '['), *e = b ? strchr(b, ']') : NULL;
+
+	if (!mthp_knob[0] || !b || !e)
+		return;
+	*e = '\0';
+	f = fopen(mthp_knob, "w");
+	if (f) {
+		fputs(b + 1, f);
+		fclose(f);
+	}
+}
+
+/* map @size bytes of @kind, every page written; the huge page size in *unit */
+static char *region_map(const char *kind, uint64_t size, uint64_t *unit)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	unsigned long mthp_kb;
+	char *raw, *p;
+	FILE *f;
+
+	*unit = PG;
+	if (!strcmp(kind, "hugetlb-2m") || !strcmp(kind, "hugetlb-1g")) {
+		int shift = kind[8] == '2' ? 21 : 30;
+
+		*unit = 1UL << shift;
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 flags | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT), -1, 0);
+		if (p == MAP_FAILED)
+			die("mmap hugetlb (reserved pages? nr_hugepages)");
+		memset(p, 0x5a, size);
+		return p;
+	}
+	if (sscanf(kind, "mthp-%luk", &mthp_kb) == 1) {
+		snprintf(mthp_knob, sizeof(mthp_knob),
+			 "/sys/kernel/mm/transparent_hugepage/hugepages-%lukB/enabled",
+			 mthp_kb);
+		f = fopen(mthp_knob, "r");
+		if (!f || !fgets(mthp_old, sizeof(mthp_old), f))
+			die(mthp_knob);
+		fclose(f);
+		f = fopen(mthp_knob, "w");
+		if (!f || fputs("always", f) < 0 || fclose(f))
+			die("set mTHP knob");
+		atexit(mthp_restore);
+		*unit = mthp_kb * 1024;
+	} else if (strcmp(kind, "4k") && strcmp(kind, "thp")) {
+		errno = EINVAL;
+		die("--kind (4k, thp, mthp-<N>k, hugetlb-2m, hugetlb-1g)");
+	}
+	raw = mmap(NULL, size + HPS, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (raw == MAP_FAILED)
+		die("mmap");
+	p = (char *)(((uintptr_t)raw + HPS - 1) & ~(HPS - 1));
+	if (!strcmp(kind, "thp")) {
+		madvise(p, size, MADV_HUGEPAGE);
+		*unit = HPS;
+	} else if (!strncmp(kind, "mthp", 4)) {
+		/* PMD THP off for the range (mTHP sizes below 2M still apply
+		 * when their knob is "always")
+		 */
+	} else {
+		madvise(p, size, MADV_NOHUGEPAGE);
+	}
+	memset(p, 0x5a, size);
+	return p;
+}
+
+/* ---- what maps the region ---- */
+
+static long smaps_kb(const char *p, const char *field)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long s, e, a = (uintptr_t)p;
+	char line[256];
+	long v = -1;
+	int in = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2)
+			in = a >= s && a < e;
+		else if (in && !strncmp(line, field, strlen(field))) {
+			v = atol(line + strlen(field));
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* KiB of [p, p+size) mapped to pages of large folios (kpageflags THP) */
+static long large_folio_kb(const char *p, uint64_t size)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kf = open("/proc/kpageflags", O_RDONLY);
+	long n = 0;
+
+	if (pm < 0 || kf < 0) {
+		n = -1;
+		goto out;
+	}
+	for (uint64_t off = 0; off < size; off += PG) {
+		uint64_t e, flags;
+
+		if (pread(pm, &e, 8, ((uintptr_t)p + off) / PG * 8) != 8)
+			continue;
+		if (!(e >> 63))
+			continue;
+		e &= (1ull << 55) - 1;
+		if (pread(kf, &flags, 8, e * 8) == 8 && (flags >> KPF_THP) & 1)
+			n += PG / 1024;
+	}
+out:
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return n;
+}
+
+static const char *const vm_names[] = {
+	"thp_split_pmd", "thp_deferred_split_page", "thp_split_page",
+	"cow_copy", "cow_thp_split", "cow_hugetlb_copy",
+	"nr_anon_transparent_hugepages",
+};
+#define NVM (sizeof(vm_names) / sizeof(vm_names[0]))
+
+static void vm_read(long long *v)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[64];
+	long long x;
+
+	for (size_t i = 0; i < NVM; i++)
+		v[i] = -1;
+	if (!f)
+		return;
+	while (fscanf(f, "%63s %lld", key, &x) == 2)
+		for (size_t i = 0; i < NVM; i++)
+			if (!strcmp(key, vm_names[i]))
+				v[i] = x;
+	fclose(f);
+}
+
+static const char *const mthp_stats[] = { "split", "split_deferred",
+					  "nr_anon_partially_mapped" };
+
+static long long mthp_stat(const char *name)
+{
+	char path[192], *slash = strrchr(mthp_knob, '/');
+	long long v = -1;
+	FILE *f;
+
+	if (!mthp_knob[0] || !slash)
+		return -1;
+	snprintf(path, sizeof(path), "%.*s/stats/%s",
+		 (int)(slash - mthp_knob), mthp_knob, name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* ---- memory ---- */
+
+struct mem_shared {
+	long child_pmd_kb, child_large_kb, child_rss_kb;
+	long parent_pmd_kb, parent_large_kb;
+	long long vm_delta[NVM], mthp_delta[3];
+	volatile int written, done;
+};
+
+static int run_memory(const struct opts *o, FILE *json)
+{
+	struct mem_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long pmd0, large0, pmd_after, large_after;
+	uint64_t unit;
+	char *p;
+	pid_t c;
+	int st;
+
+	if (sh == MAP_FAILED)
+		die("mmap shared");
+	p = region_map(o->kind, o->size, &unit);
+	pmd0 = smaps_kb(p, "AnonHugePages:");
+	large0 = large_folio_kb(p, o->size);
+	fflush(NULL);
+	c = fork();
+	if (c < 0)
+		die("fork");
+	if (!c) {
+		long long a[NVM], b[NVM], ma[3], mb[3];
+		uint64_t step = o->write_all ? PG : HPS;
+
+		vm_read(a);
+		for (int i = 0; i < 3; i++)
+			ma[i] = mthp_stat(mthp_stats[i]);
+		for (uint64_t off = 0; off < o->size; off += step)
+			p[off] ^= 1;
+		vm_read(b);
+		for (int i = 0; i < 3; i++)
+			mb[i] = mthp_stat(mthp_stats[i]);
+		for (size_t i = 0; i < NVM; i++)
+			sh->vm_delta[i] = a[i] < 0 ? -1 : b[i] - a[i];
+		for (int i = 0; i < 3; i++)
+			sh->mthp_delta[i] = ma[i] < 0 ? -1 : mb[i] - ma[i];
+		sh->child_pmd_kb = smaps_kb(p, "AnonHugePages:");
+		sh->child_large_kb = large_folio_kb(p, o->size);
+		sh->child_rss_kb = smaps_kb(p, "Rss:");
+		sh->written = 1;
+		while (!sh->done)
+			usleep(1000);
+		_exit(0);
+	}
+	while (!sh->written)
+		usleep(1000);
+	sh->parent_pmd_kb = smaps_kb(p, "AnonHugePages:");
+	sh->parent_large_kb = large_folio_kb(p, o->size);
+	sh->done = 1;
+	waitpid(c, &st, 0);
+	pmd_after = smaps_kb(p, "AnonHugePages:");
+	large_after = large_folio_kb(p, o->size);
+
+	printf("%-11s %-4s %8s | %9s %9s | %9s %9s %9s | %9s %9s | %9s %9s\n",
+	       "kind", "wr", "size_kb", "pmd0", "large0", "c_pmd", "c_large",
+	       "c_rss", "p_pmd", "p_large", "p_pmd_x", "p_large_x");
+	printf("%-11s %-4s %8lu | %9ld %9ld | %9ld %9ld %9ld | %9ld %9ld | %9ld %9ld\n",
+	       o->kind, o->write_all ? "all" : "one",
+	       (unsigned long)(o->size / 1024), pmd0, large0, sh->child_pmd_kb,
+	       sh->child_large_kb, sh->child_rss_kb, sh->parent_pmd_kb,
+	       sh->parent_large_kb, pmd_after, large_after);
+	printf("  child's writes:");
+	for (size_t i = 0; i < NVM - 1; i++)
+		printf(" %s %+lld", vm_names[i], sh->vm_delta[i]);
+	if (mthp_knob[0])
+		for (int i = 0; i < 3; i++)
+			printf(" mthp_%s %+lld", mthp_stats[i], sh->mthp_delta[i]);
+	printf("\n");
+	if (json) {
+		fprintf(json,
+			"{\"tool\":\"hugecow\",\"mode\":\"memory\",\"kind\":\"%s\",\"write\":\"%s\","
+			"\"size\":%llu,\"pmd_kb_before\":%ld,\"large_kb_before\":%ld,"
+			"\"child_pmd_kb\":%ld,\"child_large_kb\":%ld,\"child_rss_kb\":%ld,"
+			"\"parent_pmd_kb\":%ld,\"parent_large_kb\":%ld,"
+			"\"parent_pmd_kb_after_exit\":%ld,\"parent_large_kb_after_exit\":%ld",
+			o->kind, o->write_all ? "all" : "one",
+			(unsigned long long)o->size, pmd0, large0,
+			sh->child_pmd_kb, sh->child_large_kb, sh->child_rss_kb,
+			sh->parent_pmd_kb, sh->parent_large_kb, pmd_after,
+			large_after);
+		for (size_t i = 0; i < NVM - 1; i++)
+			fprintf(json, ",\"%s\":%lld", vm_names[i], sh->vm_delta[i]);
+		for (int i = 0; i < 3; i++)
+			fprintf(json, ",\"mthp_%s\":%lld", mthp_stats[i],
+				mthp_knob[0] ? sh->mthp_delta[i] : -1);
+		fprintf(json, "}\n");
+	}
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : 1;
+}
+
+/* ---- scheduling latency of a victim on the same CPU ---- */
+
+struct sched_shared {
+	volatile int phase; /* 0 baseline, 1 COW writes, 2 stop */
+	volatile int ready;
+	struct hist base, cow, write;
+};
+
+static void pin_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
+}
+
+static void victim(struct sched_shared *sh)
+{
+	const struct timespec ms = { 0, 1000000 };
+
+	pin_cpu0();
+	sh->ready = 1;
+	while (sh->phase < 2) {
+		uint64_t t0 = now_ns(), late;
+		int ph = sh->phase;
+
+		nanosleep(&ms, NULL);
+		late = now_ns() - t0;
+		late = late > 1000000 ? late - 1000000 : 0;
+		hist_add(ph ? &sh->cow : &sh->base, late);
+	}
+	_exit(0);
+}
+
+static int run_sched(const struct opts *o, FILE *json)
+{
+	struct sched_shared *sh = mmap(NULL, sizeof(*sh),
+				       PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t unit, step;
+	pid_t v, c;
+	char *p;
+	int st;
+
+	if (sh == MAP_FAILED)
+		die("mmap shared");
+	hist_reset(&sh->base);
+	hist_reset(&sh->cow);
+	hist_reset(&sh->write);
+	p = region_map(o->kind, o->size, &unit);
+	step = unit >= HPS && strcmp(o->kind, "thp") ? unit : PG;
+	fflush(NULL);
+	v = fork();
+	if (v < 0)
+		die("fork");
+	if (!v)
+		victim(sh);
+	while (!sh->ready)
+		usleep(1000);
+	c = fork();
+	if (c < 0)
+		die("fork");
+	if (!c) {
+		pin_cpu0();
+		while (sh->phase == 0)
+			usleep(1000);
+		for (uint64_t off = 0; off < o->size; off += step) {
+			uint64_t t0 = now_ns();
+
+			p[off] ^= 1;
+			hist_add(&sh->write, now_ns() - t0);
+		}
+		_exit(0);
+	}
+	usleep(o->baseline_ms * 1000);
+	sh->phase = 1;
+	waitpid(c, &st, 0);
+	sh->phase = 2;
+	waitpid(v, NULL, 0);
+
+	printf("%-11s %8s %6s | victim wake-up delay us: %-26s | %-26s | COW write us: %s\n",
+	       "kind", "size_kb", "writes", "baseline p50/p99/max",
+	       "during COW p50/p99/max", "p50/p99/max");
+	printf("%-11s %8lu %6llu | %8.1f %8.1f %9.1f | %8.1f %8.1f %9.1f | %8.1f %8.1f %9.1f\n",
+	       o->kind, (unsigned long)(o->size / 1024),
+	       (unsigned long long)sh->write.count,
+	       hist_quantile(&sh->base, 0.5) / 1e3,
+	       hist_quantile(&sh->base, 0.99) / 1e3, sh->base.max / 1e3,
+	       hist_quantile(&sh->cow, 0.5) / 1e3,
+	       hist_quantile(&sh->cow, 0.99) / 1e3, sh->cow.max / 1e3,
+	       hist_quantile(&sh->write, 0.5) / 1e3,
+	       hist_quantile(&sh->write, 0.99) / 1e3, sh->write.max / 1e3);
+	if (json)
+		fprintf(json,
+			"{\"tool\":\"hugecow\",\"mode\":\"sched\",\"kind\":\"%s\",\"size\":%llu,"
+			"\"writes\":%llu,\"base_n\":%llu,\"base_p50_ns\":%llu,\"base_p99_ns\":%llu,"
+			"\"base_max_ns\":%llu,\"cow_n\":%llu,\"cow_p50_ns\":%llu,"
+			"\"cow_p99_ns\":%llu,\"cow_max_ns\":%llu,\"write_p50_ns\":%llu,"
+			"\"write_p99_ns\":%llu,\"write_max_ns\":%llu}\n",
+			o->kind, (unsigned long long)o->size,
+			(unsigned long long)sh->write.count,
+			(unsigned long long)sh->base.count,
+			(unsigned long long)hist_quantile(&sh->base, 0.5),
+			(unsigned long long)hist_quantile(&sh->base, 0.99),
+			(unsigned long long)sh->base.max,
+			(unsigned long long)sh->cow.count,
+			(unsigned long long)hist_quantile(&sh->cow, 0.5),
+			(unsigned long long)hist_quantile(&sh->cow, 0.99),
+			(unsigned long long)sh->cow.max,
+			(unsigned long long)hist_quantile(&sh->write, 0.5),
+			(unsigned long long)hist_quantile(&sh->write, 0.99),
+			(unsigned long long)sh->write.max);
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hugecow memory --kind K [--size S] [--write one|all] [--json FILE]\n"
+		"       hugecow sched --kind K [--size S] [--baseline-ms MS] [--json FILE]\n"
+		"       hugecow --help\n"
+		"\n"
+		"memory: populate a region of kind K, fork, the child writes one byte in\n"
+		"  the first 4 KiB of every 2 MiB (--write one, default) or of every 4 KiB\n"
+		"  page (all); print how much each side maps with PMDs (AnonHugePages)\n"
+		"  and with large folios (kpageflags), before, after the writes, and in\n"
+		"  the parent after the child exited, with the vmstat and mTHP stats\n"
+		"  deltas of the writes.\n"
+		"sched: a victim sleeps 1 ms in a loop on CPU 0; a forked child on CPU 0\n"
+		"  writes one byte per huge page (hugetlb) or 4 KiB page (others) of a\n"
+		"  shared region; print the victim's wake-up delay without and with the\n"
+		"  COW writes, and the time of each write.\n"
+		"Kinds: 4k, thp, mthp-<N>k (e.g. mthp-64k), hugetlb-2m, hugetlb-1g.\n"
+		"--size: default 64M (1G for hugetlb-1g); a multiple of 2M (1G for\n"
+		"hugetlb-1g). --baseline-ms: default 300. Root: kpageflags, mTHP knobs.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "kind", required_argument, 0, 'k' },
+		{ "size", required_argument, 0, 's' },
+		{ "write", required_argument, 0, 'w' },
+		{ "baseline-ms", required_argument, 0, 'b' },
+		{ "json", required_argument, 0, 'j' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0 }
+	};
+	struct opts o = { .kind = "thp", .baseline_ms = 300 };
+	char err[128];
+	FILE *json = NULL;
+	int c, rc;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "memory") && strcmp(argv[1], "sched"))) {
+		usage(stderr);
+		return 2;
+	}
+	o.mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o.kind = optarg;
+			break;
+		case 's':
+			if (parse_size(optarg, &o.size, err, sizeof(err))) {
+				fprintf(stderr, "hugecow: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'w':
+			if (strcmp(optarg, "one") && strcmp(optarg, "all")) {
+				fprintf(stderr, "hugecow: --write one or all\n");
+				return 2;
+			}
+			o.write_all = !strcmp(optarg, "all");
+			break;
+		case 'b':
+			if (parse_u64(optarg, 0, 60000, &o.baseline_ms, err,
+				      sizeof(err))) {
+				fprintf(stderr, "hugecow: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'j':
+			o.json = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.size)
+		o.size = !strcmp(o.kind, "hugetlb-1g") ? 1ull << 30 : 64ull << 20;
+	if (o.size % (!strcmp(o.kind, "hugetlb-1g") ? 1ull << 30 : HPS)) {
+		fprintf(stderr, "hugecow: --size must be a multiple of %s\n",
+			!strcmp(o.kind, "hugetlb-1g") ? "1G" : "2M");
+		return 2;
+	}
+	if (o.json) {
+		json = fopen(o.json, "a");
+		if (!json)
+			die(o.json);
+	}
+	rc = !strcmp(o.mode, "memory") ? run_memory(&o, json) :
+					 run_sched(&o, json);
+	if (json)
+		fclose(json);
+	return rc;
+}
