@@ -143,6 +143,7 @@ suite host-bench make -s -C userspace-bench test KSFT_DIR="$B/linux/tools/testin
 suite host-report /usr/bin/python3 tests/host/test_report.py
 suite host-scripts tests/host/test_scripts.sh
 suite host-kvsnap tests/host/kvsnap_test.sh
+suite host-hugecow tests/host/hugecow_test.sh
 [ $host_only = 1 ] && finish
 
 must scripts/build-kernel.sh --config base

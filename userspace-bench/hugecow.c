@@ -104,16 +104,18 @@ static char *region_map(const char *kind, uint64_t size, uint64_t *unit)
 
 		*unit = 1UL << shift;
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 flags | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT), -1, 0);
+			 flags | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT), -1,
+			 0);
 		if (p == MAP_FAILED)
 			die("mmap hugetlb (reserved pages? nr_hugepages)");
 		memset(p, 0x5a, size);
 		return p;
 	}
 	if (sscanf(kind, "mthp-%luk", &mthp_kb) == 1) {
-		snprintf(mthp_knob, sizeof(mthp_knob),
-			 "/sys/kernel/mm/transparent_hugepage/hugepages-%lukB/enabled",
-			 mthp_kb);
+		snprintf(
+			mthp_knob, sizeof(mthp_knob),
+			"/sys/kernel/mm/transparent_hugepage/hugepages-%lukB/enabled",
+			mthp_kb);
 		f = fopen(mthp_knob, "r");
 		if (!f || !fgets(mthp_old, sizeof(mthp_old), f))
 			die(mthp_knob);
@@ -200,8 +202,12 @@ out:
 }
 
 static const char *const vm_names[] = {
-	"thp_split_pmd", "thp_deferred_split_page", "thp_split_page",
-	"cow_copy", "cow_thp_split", "cow_hugetlb_copy",
+	"thp_split_pmd",
+	"thp_deferred_split_page",
+	"thp_split_page",
+	"cow_copy",
+	"cow_thp_split",
+	"cow_hugetlb_copy",
 	"nr_anon_transparent_hugepages",
 };
 #define NVM (sizeof(vm_names) / sizeof(vm_names[0]))
@@ -234,8 +240,8 @@ static long long mthp_stat(const char *name)
 
 	if (!mthp_knob[0] || !slash)
 		return -1;
-	snprintf(path, sizeof(path), "%.*s/stats/%s",
-		 (int)(slash - mthp_knob), mthp_knob, name);
+	snprintf(path, sizeof(path), "%.*s/stats/%s", (int)(slash - mthp_knob),
+		 mthp_knob, name);
 	f = fopen(path, "r");
 	if (f) {
 		if (fscanf(f, "%lld", &v) != 1)
@@ -319,7 +325,8 @@ static int run_memory(const struct opts *o, FILE *json)
 		printf(" %s %+lld", vm_names[i], sh->vm_delta[i]);
 	if (mthp_knob[0])
 		for (int i = 0; i < 3; i++)
-			printf(" mthp_%s %+lld", mthp_stats[i], sh->mthp_delta[i]);
+			printf(" mthp_%s %+lld", mthp_stats[i],
+			       sh->mthp_delta[i]);
 	printf("\n");
 	if (json) {
 		fprintf(json,
@@ -334,7 +341,8 @@ static int run_memory(const struct opts *o, FILE *json)
 			sh->parent_pmd_kb, sh->parent_large_kb, pmd_after,
 			large_after);
 		for (size_t i = 0; i < NVM - 1; i++)
-			fprintf(json, ",\"%s\":%lld", vm_names[i], sh->vm_delta[i]);
+			fprintf(json, ",\"%s\":%lld", vm_names[i],
+				sh->vm_delta[i]);
 		for (int i = 0; i < 3; i++)
 			fprintf(json, ",\"mthp_%s\":%lld", mthp_stats[i],
 				mthp_knob[0] ? sh->mthp_delta[i] : -1);
@@ -351,12 +359,17 @@ struct sched_shared {
 	struct hist base, cow, write;
 };
 
+/* pin to the first CPU this process may run on ("CPU 0" in the text) */
 static void pin_cpu0(void)
 {
 	cpu_set_t set;
+	int cpu = 0;
 
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		while (cpu < CPU_SETSIZE - 1 && !CPU_ISSET(cpu, &set))
+			cpu++;
 	CPU_ZERO(&set);
-	CPU_SET(0, &set);
+	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		die("sched_setaffinity");
 }
@@ -498,11 +511,13 @@ int main(int argc, char **argv)
 	FILE *json = NULL;
 	int c, rc;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;
 	}
-	if (argc < 2 || (strcmp(argv[1], "memory") && strcmp(argv[1], "sched"))) {
+	if (argc < 2 ||
+	    (strcmp(argv[1], "memory") && strcmp(argv[1], "sched"))) {
 		usage(stderr);
 		return 2;
 	}
@@ -521,7 +536,8 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			if (strcmp(optarg, "one") && strcmp(optarg, "all")) {
-				fprintf(stderr, "hugecow: --write one or all\n");
+				fprintf(stderr,
+					"hugecow: --write one or all\n");
 				return 2;
 			}
 			o.write_all = !strcmp(optarg, "all");
@@ -545,7 +561,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.size)
-		o.size = !strcmp(o.kind, "hugetlb-1g") ? 1ull << 30 : 64ull << 20;
+		o.size = !strcmp(o.kind, "hugetlb-1g") ? 1ull << 30 :
+							 64ull << 20;
 	if (o.size % (!strcmp(o.kind, "hugetlb-1g") ? 1ull << 30 : HPS)) {
 		fprintf(stderr, "hugecow: --size must be a multiple of %s\n",
 			!strcmp(o.kind, "hugetlb-1g") ? "1G" : "2M");

@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #ifndef __NR_mdup
-#define __NR_mdup	600	/* MDUP_SYSCALL_NR_X86_64 */
+#define __NR_mdup 600 /* MDUP_SYSCALL_NR_X86_64 */
 #endif
 #ifndef MDUP_FIXED
-#define MDUP_FIXED	0x1UL	/* place the copy at new_addr (unmapped) */
+#define MDUP_FIXED 0x1UL /* place the copy at new_addr (unmapped) */
 #endif
 
 /*

@@ -26,7 +26,10 @@
 #define EXIT_SKIP 4
 
 static const struct snap_method *const methods[] = {
-	&snap_stw, &snap_fork, &snap_uffd, &snap_mdup,
+	&snap_stw,
+	&snap_fork,
+	&snap_uffd,
+	&snap_mdup,
 };
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 
@@ -91,8 +94,8 @@ static int parse_methods(struct opts *o, const char *arg)
 		for (i = 0; i < NMETHODS; i++)
 			if (!strcmp(tok, methods[i]->name))
 				break;
-		if (i == NMETHODS || o->nsel == (int)(sizeof(o->sel) /
-						      sizeof(o->sel[0]))) {
+		if (i == NMETHODS ||
+		    o->nsel == (int)(sizeof(o->sel) / sizeof(o->sel[0]))) {
 			fprintf(stderr, "kvsnap: unknown method '%s'\n", tok);
 			free(s);
 			return -1;
@@ -228,7 +231,7 @@ static void run_one(struct kv_store *kv, const struct opts *o,
 	r->total_ns = t2 - t0;
 	r->cow_copies = cow0 >= 0 && cow1 >= 0 ? cow1 - cow0 : -1;
 	r->tlb_ipis = tlb0 >= 0 && tlb1 >= 0 ? tlb1 - tlb0 : -1;
-	r->extra_bytes = m->extra_bytes ? m->extra_bytes(kv, priv) :
+	r->extra_bytes = m->extra_bytes	    ? m->extra_bytes(kv, priv) :
 			 r->cow_copies >= 0 ? r->cow_copies * (int64_t)KV_PAGE :
 					      -1;
 	if (err) {
@@ -250,8 +253,8 @@ static void run_one(struct kv_store *kv, const struct opts *o,
 			}
 		}
 		r->verified = 1;
-		r->verify_ok = !kv_verify_file(kv, path, r->msg,
-					       sizeof(r->msg));
+		r->verify_ok =
+			!kv_verify_file(kv, path, r->msg, sizeof(r->msg));
 	}
 out_teardown:
 	if (m->teardown)
@@ -283,15 +286,16 @@ static void json_out(const struct opts *o, const struct kv_store *kv,
 		"\"lat_max_ns\":%llu,\"base_ops\":%llu,\"base_p50_ns\":%llu,"
 		"\"base_p99_ns\":%llu,\"base_max_ns\":%llu,\"extra_bytes\":%lld,"
 		"\"cow_copies\":%lld,\"tlb_ipis\":%lld,\"swapouts\":%lld}\n",
-		r->err ? "error" : !r->verified ? "off" :
-		r->verify_ok ? "ok" : "mismatch",
+		r->err	     ? "error" :
+		!r->verified ? "off" :
+		r->verify_ok ? "ok" :
+			       "mismatch",
 		(unsigned long long)r->pause_ns,
 		(unsigned long long)r->begin_ns,
 		(unsigned long long)r->total_ns, (unsigned long long)r->ops,
 		(unsigned long long)hist_quantile(&r->lat, 0.5),
 		(unsigned long long)hist_quantile(&r->lat, 0.99),
-		(unsigned long long)r->lat.max,
-		(unsigned long long)r->base_ops,
+		(unsigned long long)r->lat.max, (unsigned long long)r->base_ops,
 		(unsigned long long)hist_quantile(&r->base, 0.5),
 		(unsigned long long)hist_quantile(&r->base, 0.99),
 		(unsigned long long)r->base.max, (long long)r->extra_bytes,
@@ -321,8 +325,12 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
-	struct opts o = { .size = 64ull << 20, .reps = 3, .threads = 2,
-			  .seed = 1, .warmup_ms = 200, .dir = "/tmp",
+	struct opts o = { .size = 64ull << 20,
+			  .reps = 3,
+			  .threads = 2,
+			  .seed = 1,
+			  .warmup_ms = 200,
+			  .dir = "/tmp",
 			  .verify = 1 };
 	int c, fails = 0, skips = 0, runs = 0;
 	struct kv_store *kv;
@@ -400,8 +408,8 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (o.size % (kvsnap_uffd_chunk_pages * KV_PAGE) || o.size % (64 * 1024) ||
-	    o.size < (1ull << 20)) {
+	if (o.size % (kvsnap_uffd_chunk_pages * KV_PAGE) ||
+	    o.size % (64 * 1024) || o.size < (1ull << 20)) {
 		fprintf(stderr,
 			"kvsnap: --size must be at least 1M and a multiple of 64 KiB and of the uffd chunk\n");
 		return EXIT_USAGE;
@@ -437,8 +445,8 @@ int main(int argc, char **argv)
 			if (r.err == -ENOSYS || r.err == -EPERM) {
 				skips++;
 				if (!o.quiet)
-					printf("# %-5s skipped: %s\n",
-					       r.method, r.msg);
+					printf("# %-5s skipped: %s\n", r.method,
+					       r.msg);
 				if (o.json)
 					json_out(&o, kv, &r);
 				continue;
@@ -453,10 +461,13 @@ int main(int argc, char **argv)
 				       hist_quantile(&r.lat, 0.99) / 1e3,
 				       r.lat.max / 1e3,
 				       hist_quantile(&r.base, 0.99) / 1e3,
-				       r.extra_bytes < 0 ? -1.0 :
-				       r.extra_bytes / 1048576.0,
-				       r.err ? "ERROR " : !r.verified ? "off" :
-				       r.verify_ok ? "ok" : "MISMATCH ",
+				       r.extra_bytes < 0 ?
+					       -1.0 :
+					       r.extra_bytes / 1048576.0,
+				       r.err	   ? "ERROR " :
+				       !r.verified ? "off" :
+				       r.verify_ok ? "ok" :
+						     "MISMATCH ",
 				       r.msg, "");
 			fflush(stdout);
 			if (o.json)

@@ -70,8 +70,7 @@ static inline uint64_t kv_value(uint64_t key, uint64_t ver, int j)
 }
 
 /* the key index writer t updates in its op k */
-static inline uint64_t kv_op_index(const struct kv_store *kv, int t,
-				   uint64_t k)
+static inline uint64_t kv_op_index(const struct kv_store *kv, int t, uint64_t k)
 {
 	return mix(kv->seed ^ ((uint64_t)t << 56) ^ k) % kv->shard_keys;
 }
@@ -121,8 +120,8 @@ int kv_create(struct kv_store *kv, size_t size, int nthreads, uint64_t seed,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED)
 		return -errno;
-	kv->slots = (struct kv_slot *)(((uintptr_t)raw + align - 1) &
-				       ~(align - 1));
+	kv->slots =
+		(struct kv_slot *)(((uintptr_t)raw + align - 1) & ~(align - 1));
 	if ((char *)kv->slots > raw)
 		munmap(raw, (char *)kv->slots - raw);
 	munmap((char *)kv->slots + size,
@@ -136,7 +135,8 @@ int kv_create(struct kv_store *kv, size_t size, int nthreads, uint64_t seed,
 		return -ENOMEM;
 	}
 	for (int t = 0; t < nthreads; t++) {
-		struct kv_slot *shard = kv->slots + (uint64_t)t * kv->shard_slots;
+		struct kv_slot *shard =
+			kv->slots + (uint64_t)t * kv->shard_slots;
 
 		for (uint64_t i = 0; i < kv->shard_keys; i++) {
 			uint64_t key = kv_key(t, i), h = kv_home(kv, key);
@@ -163,8 +163,10 @@ static void *kv_writer_main(void *arg)
 	uint64_t k = atomic_load(&w->ops);
 
 	while (!atomic_load_explicit(&kv->stop, memory_order_relaxed)) {
-		int m = atomic_load_explicit(&kv->measure, memory_order_relaxed);
-		int b = atomic_load_explicit(&kv->baseline, memory_order_relaxed);
+		int m = atomic_load_explicit(&kv->measure,
+					     memory_order_relaxed);
+		int b = atomic_load_explicit(&kv->baseline,
+					     memory_order_relaxed);
 		uint64_t t0 = (m || b) ? now_ns() : 0;
 		uint64_t key;
 
@@ -273,7 +275,8 @@ int kv_verify_file(struct kv_store *kv, const char *path, char *msg,
 		for (uint64_t k = 0; k < kv->cut[t]; k++)
 			ver[t * kv->shard_keys + kv_op_index(kv, t, k)] = k + 1;
 	for (off = 0; off < fsize; off += chunk) {
-		size_t n = fsize - off < (off_t)chunk ? (size_t)(fsize - off) : chunk;
+		size_t n = fsize - off < (off_t)chunk ? (size_t)(fsize - off) :
+							chunk;
 		uint64_t s0 = off / sizeof(struct kv_slot);
 
 		if (pread(fd, buf, n, off) != (ssize_t)n) {
@@ -299,14 +302,15 @@ int kv_verify_file(struct kv_store *kv, const char *path, char *msg,
 
 				while (a[j] == b[j])
 					j++;
-				snprintf(msg, msglen,
-					 "byte %llu: 0x%02x, want 0x%02x (slot key %llx, file ver %llu, want %llu)",
-					 (unsigned long long)((s0 + i) *
-								      sizeof(want) +
-							      j),
-					 b[j], a[j], (unsigned long long)key,
-					 (unsigned long long)buf[i].ver,
-					 (unsigned long long)want.ver);
+				snprintf(
+					msg, msglen,
+					"byte %llu: 0x%02x, want 0x%02x (slot key %llx, file ver %llu, want %llu)",
+					(unsigned long long)((s0 +
+							      i) * sizeof(want) +
+							     j),
+					b[j], a[j], (unsigned long long)key,
+					(unsigned long long)buf[i].ver,
+					(unsigned long long)want.ver);
 				goto out;
 			}
 		}

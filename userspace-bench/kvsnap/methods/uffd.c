@@ -88,7 +88,8 @@ static void *uffd_handler(void *arg)
 			continue;
 		if (msg.event != UFFD_EVENT_PAGEFAULT)
 			continue;
-		size_t off = msg.arg.pagefault.address - (uintptr_t)p->kv->slots;
+		size_t off =
+			msg.arg.pagefault.address - (uintptr_t)p->kv->slots;
 
 		save_chunk(p, off / CHUNK);
 		/* wake the writer (again, if the saver lifted it first) */
