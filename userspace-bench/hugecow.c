@@ -43,6 +43,7 @@
 
 #include "hist.h"
 #include "parse.h"
+#include "procfs.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
@@ -149,28 +150,6 @@ static char *region_map(const char *kind, uint64_t size, uint64_t *unit)
 
 /* ---- what maps the region ---- */
 
-static long smaps_kb(const char *p, const char *field)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long s, e, a = (uintptr_t)p;
-	char line[256];
-	long v = -1;
-	int in = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2)
-			in = a >= s && a < e;
-		else if (in && !strncmp(line, field, strlen(field))) {
-			v = atol(line + strlen(field));
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
 /* KiB of [p, p+size) mapped to pages of large folios (kpageflags THP) */
 static long large_folio_kb(const char *p, uint64_t size)
 {
@@ -273,7 +252,7 @@ static int run_memory(const struct opts *o, FILE *json)
 	if (sh == MAP_FAILED)
 		die("mmap shared");
 	p = region_map(o->kind, o->size, &unit);
-	pmd0 = smaps_kb(p, "AnonHugePages:");
+	pmd0 = proc_smaps_kb(p, "AnonHugePages:");
 	large0 = large_folio_kb(p, o->size);
 	fflush(NULL);
 	c = fork();
@@ -295,9 +274,9 @@ static int run_memory(const struct opts *o, FILE *json)
 			sh->vm_delta[i] = a[i] < 0 ? -1 : b[i] - a[i];
 		for (int i = 0; i < 3; i++)
 			sh->mthp_delta[i] = ma[i] < 0 ? -1 : mb[i] - ma[i];
-		sh->child_pmd_kb = smaps_kb(p, "AnonHugePages:");
+		sh->child_pmd_kb = proc_smaps_kb(p, "AnonHugePages:");
 		sh->child_large_kb = large_folio_kb(p, o->size);
-		sh->child_rss_kb = smaps_kb(p, "Rss:");
+		sh->child_rss_kb = proc_smaps_kb(p, "Rss:");
 		sh->written = 1;
 		while (!sh->done)
 			usleep(1000);
@@ -305,11 +284,11 @@ static int run_memory(const struct opts *o, FILE *json)
 	}
 	while (!sh->written)
 		usleep(1000);
-	sh->parent_pmd_kb = smaps_kb(p, "AnonHugePages:");
+	sh->parent_pmd_kb = proc_smaps_kb(p, "AnonHugePages:");
 	sh->parent_large_kb = large_folio_kb(p, o->size);
 	sh->done = 1;
 	waitpid(c, &st, 0);
-	pmd_after = smaps_kb(p, "AnonHugePages:");
+	pmd_after = proc_smaps_kb(p, "AnonHugePages:");
 	large_after = large_folio_kb(p, o->size);
 
 	printf("%-11s %-4s %8s | %9s %9s | %9s %9s %9s | %9s %9s | %9s %9s\n",

@@ -32,6 +32,7 @@
 #include "knob.h"
 #include "mm/gup_test.h"
 #include "../../userspace-bench/mdup.h"
+#include "../../userspace-bench/procfs.h"
 
 #define PG	4096UL
 #define HPS	(2UL << 20)
@@ -178,29 +179,6 @@ static long kb_field(const char *file, const char *name)
 	return v;
 }
 
-/* A field (kB) of the smaps entry of the VMA that contains @addr. */
-static long smaps_field(const void *addr, const char *name)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long s, e, a = (uintptr_t)addr;
-	char line[256];
-	int in = 0;
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2)
-			in = a >= s && a < e;
-		else if (in && !strncmp(line, name, strlen(name))) {
-			v = atol(line + strlen(name));
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
 /* The permission string of the VMA containing @addr ("rw-p"), or "". */
 static void vma_perms(const void *addr, char perms[5])
 {
@@ -230,23 +208,6 @@ static int has_vsyscall(void)
 		r |= !!strstr(line, "[vsyscall]");
 	if (f)
 		fclose(f);
-	return r;
-}
-
-static long vmstat(const char *name)
-{
-	FILE *f = fopen("/proc/vmstat", "r");
-	char key[64];
-	long v, r = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2)
-		if (!strcmp(key, name)) {
-			r = v;
-			break;
-		}
-	fclose(f);
 	return r;
 }
 
@@ -354,13 +315,13 @@ TEST(thp_shared_as_pmd)
 	NEED_MDUP();
 	src = thp_region(len);
 	ASSERT_NE(NULL, src);
-	if (smaps_field(src, "AnonHugePages:") < 2048)
+	if (proc_smaps_kb(src, "AnonHugePages:") < 2048)
 		SKIP(munmap(src, len); return, "no THP for the source");
 	dst = mdup(src, len, NULL, 0);
 	ASSERT_NE(MAP_FAILED, dst);
 	ASSERT_EQ(0, (uintptr_t)dst & (HPS - 1));
-	ASSERT_EQ(smaps_field(src, "AnonHugePages:"),
-		  smaps_field(dst, "AnonHugePages:"));
+	ASSERT_EQ(proc_smaps_kb(src, "AnonHugePages:"),
+		  proc_smaps_kb(dst, "AnonHugePages:"));
 	ASSERT_EQ(pfn(src + 77 * PG), pfn(dst + 77 * PG));
 	ASSERT_EQ(-1, check(dst, len, 3));
 	/* COW of a shared PMD: 6.12 splits it on the writer's side */
@@ -1290,7 +1251,7 @@ TEST_F_TIMEOUT(leak, no_leak_after_cycles, 600)
 	munmap(dst, len);
 	maps0 = count_maps();
 	vm0 = kb_field("/proc/self/status", "VmSize:");
-	anon0 = vmstat("nr_anon_pages");
+	anon0 = proc_vmstat("nr_anon_pages");
 	commit0 = kb_field("/proc/meminfo", "Committed_AS:");
 	for (int i = 0; i < cycles; i++) {
 		dst = mdup(src, len, NULL, 0);
@@ -1299,7 +1260,7 @@ TEST_F_TIMEOUT(leak, no_leak_after_cycles, 600)
 		src[((i + 3) % 16) * PG] ^= 1;	/* and one in the source */
 		ASSERT_EQ(0, munmap(dst, len));
 	}
-	anon1 = vmstat("nr_anon_pages");
+	anon1 = proc_vmstat("nr_anon_pages");
 	commit1 = kb_field("/proc/meminfo", "Committed_AS:");
 	TH_LOG("%d cycles: nr_anon_pages %ld -> %ld, Committed_AS %ld -> %ld kB",
 	       cycles, anon0, anon1, commit0, commit1);

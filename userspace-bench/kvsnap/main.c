@@ -20,6 +20,7 @@
 
 #include "kvsnap.h"
 #include "../parse.h"
+#include "../procfs.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -106,23 +107,6 @@ static int parse_methods(struct opts *o, const char *arg)
 	return o->nsel ? 0 : -1;
 }
 
-static long long vmstat_get(const char *name)
-{
-	FILE *f = fopen("/proc/vmstat", "r");
-	char key[64];
-	long long v, r = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &v) == 2)
-		if (!strcmp(key, name)) {
-			r = v;
-			break;
-		}
-	fclose(f);
-	return r;
-}
-
 /* TLB shootdown IPIs received, summed over CPUs (/proc/interrupts "TLB:") */
 static long long tlb_shootdowns(void)
 {
@@ -201,9 +185,9 @@ static void run_one(struct kv_store *kv, const struct opts *o,
 	atomic_store(&kv->baseline, 0);
 	r->base_ops = kv_total_ops(kv) - ops0;
 
-	cow0 = vmstat_get("cow_copy");
+	cow0 = proc_vmstat("cow_copy");
 	tlb0 = tlb_shootdowns();
-	sw0 = vmstat_get("pswpout");
+	sw0 = proc_vmstat("pswpout");
 	atomic_store(&kv->measure, 1);
 	ops0 = kv_total_ops(kv);
 	t0 = now_ns();
@@ -216,9 +200,9 @@ static void run_one(struct kv_store *kv, const struct opts *o,
 		err = m->finish(kv, priv, fd);
 	t2 = now_ns();
 	atomic_store(&kv->measure, 0);
-	cow1 = vmstat_get("cow_copy");
+	cow1 = proc_vmstat("cow_copy");
 	tlb1 = tlb_shootdowns();
-	sw1 = vmstat_get("pswpout");
+	sw1 = proc_vmstat("pswpout");
 	r->ops = kv_total_ops(kv) - ops0;
 	kv_stop(kv);
 	for (int t = 0; t < kv->nthreads; t++) {
