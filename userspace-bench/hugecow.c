@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hist.h"
 #include "parse.h"
 #include "procfs.h"
@@ -57,14 +58,6 @@ struct opts {
 	uint64_t size, baseline_ms;
 	int write_all;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -360,11 +353,11 @@ static void victim(struct sched_shared *sh)
 	pin_cpu0();
 	sh->ready = 1;
 	while (sh->phase < 2) {
-		uint64_t t0 = now_ns(), late;
+		uint64_t t0 = clock_ns(), late;
 		int ph = sh->phase;
 
 		nanosleep(&ms, NULL);
-		late = now_ns() - t0;
+		late = clock_ns() - t0;
 		late = late > 1000000 ? late - 1000000 : 0;
 		hist_add(ph ? &sh->cow : &sh->base, late);
 	}
@@ -404,10 +397,10 @@ static int run_sched(const struct opts *o, FILE *json)
 		while (sh->phase == 0)
 			usleep(1000);
 		for (uint64_t off = 0; off < o->size; off += step) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = clock_ns();
 
 			p[off] ^= 1;
-			hist_add(&sh->write, now_ns() - t0);
+			hist_add(&sh->write, clock_ns() - t0);
 		}
 		_exit(0);
 	}

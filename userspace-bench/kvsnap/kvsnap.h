@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../clock.h"
 #include "../hist.h"
 
 #define KV_PAGE 4096UL
@@ -90,6 +91,5 @@ int kv_verify_file(struct kv_store *kv, const char *path, char *msg,
 
 /* write all of [buf, buf+len) to fd at offset: 0 or -errno */
 int write_full(int fd, const void *buf, size_t len, off_t off);
-uint64_t now_ns(void);
 
 #endif

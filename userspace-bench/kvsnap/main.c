@@ -190,15 +190,15 @@ static void run_one(struct kv_store *kv, const struct opts *o,
 	sw0 = proc_vmstat("pswpout");
 	atomic_store(&kv->measure, 1);
 	ops0 = kv_total_ops(kv);
-	t0 = now_ns();
+	t0 = clock_ns();
 	kv_pause(kv);
-	tp = now_ns();
+	tp = clock_ns();
 	err = m->begin(kv, priv, fd);
-	t1 = now_ns();
+	t1 = clock_ns();
 	kv_resume(kv);
 	if (!err)
 		err = m->finish(kv, priv, fd);
-	t2 = now_ns();
+	t2 = clock_ns();
 	atomic_store(&kv->measure, 0);
 	cow1 = proc_vmstat("cow_copy");
 	tlb1 = tlb_shootdowns();
@@ -407,7 +407,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)(o.size >> 20),
 		       (unsigned long long)o.threads);
 	fflush(stdout);
-	t = now_ns();
+	t = clock_ns();
 	c = kv_create(kv, o.size, o.threads, o.seed, o.thp);
 	if (c) {
 		fprintf(stderr, "kvsnap: store of %llu bytes: %s\n",
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (!o.quiet) {
-		printf("# loaded in %.2f s\n", (now_ns() - t) / 1e9);
+		printf("# loaded in %.2f s\n", (clock_ns() - t) / 1e9);
 		printf("# %-5s %3s %10s %10s %9s %9s %10s %9s %10s %s\n",
 		       "meth", "rep", "pause_us", "total_ms", "p50_us",
 		       "p99_us", "max_us", "base_p99", "extra_MiB", "verify");

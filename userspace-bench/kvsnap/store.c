@@ -24,14 +24,6 @@ static pthread_mutex_t kv_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t kv_ack = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t kv_go = PTHREAD_COND_INITIALIZER;
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 int write_full(int fd, const void *buf, size_t len, off_t off)
 {
 	const char *p = buf;
@@ -167,7 +159,7 @@ static void *kv_writer_main(void *arg)
 					     memory_order_relaxed);
 		int b = atomic_load_explicit(&kv->baseline,
 					     memory_order_relaxed);
-		uint64_t t0 = (m || b) ? now_ns() : 0;
+		uint64_t t0 = (m || b) ? clock_ns() : 0;
 		uint64_t key;
 
 		if (atomic_load_explicit(&kv->pause, memory_order_acquire)) {
@@ -186,9 +178,9 @@ static void *kv_writer_main(void *arg)
 		k++;
 		atomic_store_explicit(&w->ops, k, memory_order_release);
 		if (m)
-			hist_add(&w->lat, now_ns() - t0);
+			hist_add(&w->lat, clock_ns() - t0);
 		else if (b)
-			hist_add(&w->base, now_ns() - t0);
+			hist_add(&w->base, clock_ns() - t0);
 	}
 	return NULL;
 }
