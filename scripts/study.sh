@@ -8,7 +8,7 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot]
+usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot|hugecow]
                         [--accel tcg|icount|kvm] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
@@ -18,7 +18,9 @@ usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhea
                 benchmark; overhead: only the instrumentation-overhead runs
                 (patched vs vanilla); snapshot: only the snapshot benchmark
                 (one boot, SNAP_SIZES, default 64M,256M,1G, REPS snapshots each,
-                SNAP_MEM MB of guest memory, default 10240)
+                SNAP_MEM MB of guest memory, default 10240); hugecow: only
+                the THP COW policy benchmark (one boot, hugecow policy over
+                HUGE_SIZE, default 256M, REPS runs each)
   --accel A     tcg (default), icount (guest time = instruction count:
                 deterministic, for overhead ratios; see run-guest.sh) or kvm
   --out DIR     results directory (default results/<date-time>; results/latest
@@ -44,8 +46,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$runs$reps" in *[!0-9]* | 0*) echo "study.sh: --runs/--reps take positive numbers" >&2; exit 2 ;; esac
-case "$part" in all | overhead | snapshot) ;; *) echo "study.sh: --part takes all, overhead or snapshot" >&2; exit 2 ;; esac
-[ "$part" = snapshot ] && vanilla=0
+case "$part" in all | overhead | snapshot | hugecow) ;; *) echo "study.sh: --part takes all, overhead, snapshot or hugecow" >&2; exit 2 ;; esac
+case "$part" in snapshot | hugecow) vanilla=0 ;; esac
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top"
 B=$top/build
@@ -82,15 +84,24 @@ boot() { # VARIANT RUN KERNEL
 	printf '{"kernel_variant": "%s", "run": %d, "kernel": "%s"}\n' "$1" "$2" \
 		"$(grep -o 'Linux version [^ ]*' "$d/dmesg.txt" 2>/dev/null | head -n 1)" >"$d/meta.json"
 }
-if [ "$part" != snapshot ]; then
+if [ "$part" = all ] || [ "$part" = overhead ]; then
 	for r in $(seq "$runs"); do boot patched "$r" "$B/obj-base/bzImage"; done
 fi
-if [ "$part" != overhead ]; then
+if [ "$part" = all ] || [ "$part" = snapshot ]; then
 	step "boot patched: snapshot benchmark (sizes ${SNAP_SIZES:-64M,256M,1G}, $reps each)"
 	if ! scripts/run-guest.sh --plan snapshot --kernel "$B/obj-base/bzImage" --out "$out/snapshot" \
 		--mem "${SNAP_MEM:-10240}" --smp "$smp" --accel "$accel" --set reps="$reps" \
 		--set sizes="${SNAP_SIZES:-64M,256M,1G}" --timeout 5400 --quiet; then
 		echo "!! snapshot run failed: see $out/snapshot (console.log, result.ktap)" >&2
+		fail=1
+	fi
+fi
+if [ "$part" = all ] || [ "$part" = hugecow ]; then
+	step "boot patched: THP COW policy benchmark (${HUGE_SIZE:-256M}, $reps runs each)"
+	if ! scripts/run-guest.sh --plan hugecow --kernel "$B/obj-base/bzImage" --out "$out/hugecow" \
+		--mem "$mem" --smp "$smp" --accel "$accel" --set reps="$reps" --set mkinds=- --set skinds=- \
+		--set psize="${HUGE_SIZE:-256M}" --timeout 3600 --quiet; then
+		echo "!! hugecow run failed: see $out/hugecow (console.log, result.ktap)" >&2
 		fail=1
 	fi
 fi
@@ -112,7 +123,7 @@ cat >"$out/meta.json" <<JSON
 JSON
 ln -sfn "$(basename "$out")" "$top/results/latest" 2>/dev/null || true
 step "report"
-if [ "$part" != snapshot ]; then
+if [ "$part" = all ] || [ "$part" = overhead ]; then
 	/usr/bin/python3 scripts/report "$out" || fail=1
 fi
 if [ -f "$out/snapshot/snapshot.jsonl" ]; then
@@ -125,6 +136,17 @@ if [ -f "$out/snapshot/snapshot.jsonl" ]; then
 		echo "docs/mdup.md. Every snapshot file is verified byte for byte."
 		echo
 		/usr/bin/python3 scripts/snapshot-report "$out/snapshot" --plot "$out/plots" || fail=1
+	} >>"$out/report.md"
+fi
+if [ -f "$out/hugecow/hugecow.jsonl" ]; then
+	{
+		echo
+		echo "## Huge-page COW: THP COW policy split, copy, adaptive (vm.cow_thp_policy)"
+		echo
+		echo "hugecow policy (userspace-bench/hugecow.c), one boot; plot: plots/hugecow-policy.png;"
+		echo "what the columns mean: docs/hugecow.md. Read times under QEMU TCG do not model the TLB."
+		echo
+		/usr/bin/python3 scripts/hugecow-report "$out/hugecow" --plot "$out/plots" || fail=1
 	} >>"$out/report.md"
 fi
 step "done: $out/report.md"

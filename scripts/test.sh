@@ -13,8 +13,8 @@ usage: scripts/test.sh [--host-only] [--full] [--no-debug] [--features LIST] [--
 
 Default (make test): on the base kernel, the upstream mm selftests with every
 feature off, then with every feature on at once (ALL: the union of
-guest/features/*.conf, except "off" and the sets marked "[variant]"), and the
-cowlab guest tests; on the debug kernel (KASAN, lockdep, DEBUG_VM) the quick
+guest/features/*.conf, except "off" and the sets marked "[variant]"), then each
+set with a "# selftests:" line with only those tests, and the cowlab guest tests; on the debug kernel (KASAN, lockdep, DEBUG_VM) the quick
 selftests (DEBUG_ONLY below) with ALL on, and the cowlab guest tests.
   --host-only      only the host unit tests (no kernel, no guest)
   --full           every feature set on its own too, and every selftest on the
@@ -33,6 +33,9 @@ host_only=0 debug=${COWLAB_DEBUG:-1} only= full=0 features=
 all=$(cd "$top/guest/features" && for f in *.conf; do
 	[ "$f" = off.conf ] || grep -q '\[variant\]' "$f" || echo "${f%.conf}"; done | sort | tr '\n' + | sed 's/+$//')
 singles=$(cd "$top/guest/features" && ls *.conf | sed 's/\.conf$//' | grep -vx off | sort | tr '\n' , | sed 's/,$//')
+# [variant] sets that name their own selftests ("# selftests: a b ..."): make
+# test runs them too, with only those tests (guest/plans/selftests.sh)
+listed=$(cd "$top/guest/features" && grep -l '^# selftests:' *.conf 2>/dev/null | sed 's/\.conf$//' | sort | tr '\n' , | sed 's/,$//')
 # quick upstream selftests for the debug kernel (KASAN + lockdep under TCG is
 # ~3x slower; the full list runs with --full)
 DEBUG_ONLY=mkdirty,soft-dirty,pagemap_ioctl,madv_populate,map_populate,mremap_test,mremap_dontunmap,ksm_functional_tests,uffd-stress-anon,gup_test_ct,hugepage-mmap,map_hugetlb
@@ -156,7 +159,7 @@ fi
 must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" ${guest_tests:+--bin "$guest_tests"}
 
 if [ -z "$features" ]; then
-	features=off${all:+,$all}
+	features=off${all:+,$all}${listed:+,$listed}
 	[ $full = 1 ] && features=$features,$singles
 fi
 # selftests: guest run, then every case judged against the baseline

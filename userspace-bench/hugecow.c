@@ -22,6 +22,15 @@
  *	K. Reported: the victim's wake-up delay p50/p99/max without the COW
  *	writes and during them, and each COW write's time p50/p99/max.
  *
+ *   hugecow policy --policy split|copy|adaptive [--pct P] [--write one|all]
+ *	vm.cow_thp_policy (patch 0011) set for the run; a region of kind K
+ *	(default thp) is populated, random 8-byte reads over it are timed,
+ *	and the process forks; the child writes as in memory mode, timing
+ *	every write (the first one per 2 MiB separately), then times the
+ *	random reads again. Reported: write latency p50/p99/max, how much
+ *	the child maps with PMDs, the anonymous memory added and the deltas
+ *	of cow_thp_split/copy/recollapse, cow_copy and thp_split_pmd.
+ *
  * Kinds: 4k, thp (2 MiB, MADV_HUGEPAGE), mthp-<N>k (the per-size sysfs
  * knob set to "always" for the run), hugetlb-2m, hugetlb-1g.
  * Output: a table on stdout and, with --json FILE, one JSON object per
@@ -54,9 +63,9 @@
 #define KPF_THP 22
 
 struct opts {
-	const char *mode, *kind, *json;
-	uint64_t size, baseline_ms;
-	int write_all;
+	const char *mode, *kind, *json, *policy;
+	uint64_t size, baseline_ms, reads;
+	int write_all, pct;
 };
 
 static void die(const char *what)
@@ -445,11 +454,194 @@ static int run_sched(const struct opts *o, FILE *json)
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : 1;
 }
 
+/* ---- THP COW policy: write latency, what stays huge, read throughput ---- */
+
+static char policy_old[16];
+
+static void policy_restore(void)
+{
+	FILE *f;
+
+	if (!policy_old[0])
+		return;
+	f = fopen("/proc/sys/vm/cow_thp_policy", "w");
+	if (f) {
+		fputs(policy_old, f);
+		fclose(f);
+	}
+}
+
+/* set vm.cow_thp_policy (restored at exit); -1 when the knob is missing */
+static int policy_set(const char *name, int pct)
+{
+	static const char *const names[] = { "split", "copy", "adaptive" };
+	char buf[16];
+	FILE *f;
+	int v = -1;
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(name, names[i]))
+			v = i;
+	f = fopen("/proc/sys/vm/cow_thp_policy", "r");
+	if (!f)
+		return -1;
+	if (!fgets(policy_old, sizeof(policy_old), f))
+		policy_old[0] = '\0';
+	fclose(f);
+	atexit(policy_restore);
+	snprintf(buf, sizeof(buf), "%d", v);
+	f = fopen("/proc/sys/vm/cow_thp_policy", "w");
+	if (!f || fputs(buf, f) < 0 || fclose(f))
+		die("set vm.cow_thp_policy");
+	if (pct) {
+		f = fopen("/proc/sys/vm/cow_thp_recollapse_pct", "w");
+		snprintf(buf, sizeof(buf), "%d", pct);
+		if (!f || fputs(buf, f) < 0 || fclose(f))
+			die("set vm.cow_thp_recollapse_pct");
+	}
+	return 0;
+}
+
+/* mean ns of one 8-byte read at a random offset of [p, p+size) */
+static double random_read_ns(const char *p, uint64_t size, uint64_t n)
+{
+	uint64_t x = 88172645463325252ull, sum = 0, t0;
+
+	t0 = clock_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		sum += *(const volatile uint64_t *)(p + (x % size & ~7ull));
+	}
+	t0 = clock_ns() - t0;
+	if (sum == 42)
+		printf(" ");
+	return (double)t0 / (double)n;
+}
+
+static const char *const pol_vm[] = {
+	"cow_thp_split",
+	"cow_thp_copy",
+	"cow_thp_copy_fallback",
+	"cow_thp_recollapse",
+	"cow_thp_recollapse_fail",
+	"cow_copy",
+	"thp_split_pmd",
+	"nr_anon_pages",
+	"nr_anon_transparent_hugepages",
+};
+#define NPOL (sizeof(pol_vm) / sizeof(pol_vm[0]))
+
+struct pol_shared {
+	struct hist first, all;
+	long long vm_delta[NPOL];
+	long child_pmd_kb, child_rss_kb;
+	double rr_after_ns;
+};
+
+static int run_policy(const struct opts *o, FILE *json)
+{
+	struct pol_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double rr_base;
+	uint64_t unit;
+	char *p;
+	pid_t c;
+	int st;
+
+	if (sh == MAP_FAILED)
+		die("mmap shared");
+	if (policy_set(o->policy, o->pct)) {
+		fprintf(stderr,
+			"hugecow: no /proc/sys/vm/cow_thp_policy (kernel without patch 0011)\n");
+		return 4;
+	}
+	hist_reset(&sh->first);
+	hist_reset(&sh->all);
+	p = region_map(o->kind, o->size, &unit);
+	/* the never-forked region */
+	rr_base = random_read_ns(p, o->size, o->reads);
+	fflush(NULL);
+	c = fork();
+	if (c < 0)
+		die("fork");
+	if (!c) {
+		long long a[NPOL], b[NPOL];
+		uint64_t step = o->write_all ? PG : HPS;
+
+		for (size_t i = 0; i < NPOL; i++)
+			a[i] = proc_vmstat(pol_vm[i]);
+		for (uint64_t off = 0; off < o->size; off += step) {
+			uint64_t t0 = clock_ns(), dt;
+
+			p[off] ^= 1;
+			dt = clock_ns() - t0;
+			hist_add(&sh->all, dt);
+			if (!(off % HPS))
+				hist_add(&sh->first, dt);
+		}
+		for (size_t i = 0; i < NPOL; i++) {
+			b[i] = proc_vmstat(pol_vm[i]);
+			sh->vm_delta[i] = a[i] < 0 || b[i] < 0 ? -1 :
+								 b[i] - a[i];
+		}
+		sh->child_pmd_kb = proc_smaps_kb(p, "AnonHugePages:");
+		sh->child_rss_kb = proc_smaps_kb(p, "Rss:");
+		sh->rr_after_ns = random_read_ns(p, o->size, o->reads);
+		_exit(0);
+	}
+	waitpid(c, &st, 0);
+
+	printf("%-8s %-5s %-3s %8s | first write us p50/p99/max | every write us p50/p99/max | %9s %9s | read ns base/after\n",
+	       "policy", "kind", "wr", "size_kb", "c_pmd_kb", "anon_kb+");
+	printf("%-8s %-5s %-3s %8lu | %8.1f %8.1f %9.1f | %8.1f %8.1f %9.1f | %9ld %9lld | %6.1f %6.1f\n",
+	       o->policy, o->kind, o->write_all ? "all" : "one",
+	       (unsigned long)(o->size / 1024),
+	       hist_quantile(&sh->first, 0.5) / 1e3,
+	       hist_quantile(&sh->first, 0.99) / 1e3, sh->first.max / 1e3,
+	       hist_quantile(&sh->all, 0.5) / 1e3,
+	       hist_quantile(&sh->all, 0.99) / 1e3, sh->all.max / 1e3,
+	       sh->child_pmd_kb, sh->vm_delta[NPOL - 2] * 4, rr_base,
+	       sh->rr_after_ns);
+	printf("  child's writes:");
+	for (size_t i = 0; i < NPOL; i++)
+		printf(" %s %+lld", pol_vm[i], sh->vm_delta[i]);
+	printf("\n");
+	if (json) {
+		fprintf(json,
+			"{\"tool\":\"hugecow\",\"mode\":\"policy\",\"policy\":\"%s\",\"pct\":%d,"
+			"\"kind\":\"%s\",\"write\":\"%s\",\"size\":%llu,\"writes\":%llu,"
+			"\"first_p50_ns\":%llu,\"first_p99_ns\":%llu,\"first_max_ns\":%llu,"
+			"\"all_p50_ns\":%llu,\"all_p99_ns\":%llu,\"all_max_ns\":%llu,"
+			"\"child_pmd_kb\":%ld,\"child_rss_kb\":%ld,"
+			"\"read_base_ns\":%.2f,\"read_after_ns\":%.2f",
+			o->policy, o->pct, o->kind,
+			o->write_all ? "all" : "one",
+			(unsigned long long)o->size,
+			(unsigned long long)sh->all.count,
+			(unsigned long long)hist_quantile(&sh->first, 0.5),
+			(unsigned long long)hist_quantile(&sh->first, 0.99),
+			(unsigned long long)sh->first.max,
+			(unsigned long long)hist_quantile(&sh->all, 0.5),
+			(unsigned long long)hist_quantile(&sh->all, 0.99),
+			(unsigned long long)sh->all.max, sh->child_pmd_kb,
+			sh->child_rss_kb, rr_base, sh->rr_after_ns);
+		for (size_t i = 0; i < NPOL; i++)
+			fprintf(json, ",\"%s\":%lld", pol_vm[i],
+				sh->vm_delta[i]);
+		fprintf(json, "}\n");
+	}
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hugecow memory --kind K [--size S] [--write one|all] [--json FILE]\n"
 		"       hugecow sched --kind K [--size S] [--baseline-ms MS] [--json FILE]\n"
+		"       hugecow policy --policy split|copy|adaptive [--pct P] [--kind K]\n"
+		"               [--size S] [--write one|all] [--reads N] [--json FILE]\n"
 		"       hugecow --help\n"
 		"\n"
 		"memory: populate a region of kind K, fork, the child writes one byte in\n"
@@ -462,6 +654,12 @@ static void usage(FILE *f)
 		"  writes one byte per huge page (hugetlb) or 4 KiB page (others) of a\n"
 		"  shared region; print the victim's wake-up delay without and with the\n"
 		"  COW writes, and the time of each write.\n"
+		"policy: set vm.cow_thp_policy (and vm.cow_thp_recollapse_pct with\n"
+		"  --pct), populate a region of kind K (default thp), time --reads\n"
+		"  random 8-byte reads (default 4194304), fork; the child writes as in\n"
+		"  memory, timing each write (the first one per 2 MiB on its own),\n"
+		"  then reads again; print the latencies, what stays PMD-mapped, the\n"
+		"  anonymous memory added and the cow_thp_* counter deltas.\n"
 		"Kinds: 4k, thp, mthp-<N>k (e.g. mthp-64k), hugetlb-2m, hugetlb-1g.\n"
 		"--size: default 64M (1G for hugetlb-1g); a multiple of 2M (1G for\n"
 		"hugetlb-1g). --baseline-ms: default 300. Root: kpageflags, mTHP knobs.\n");
@@ -475,10 +673,17 @@ int main(int argc, char **argv)
 		{ "write", required_argument, 0, 'w' },
 		{ "baseline-ms", required_argument, 0, 'b' },
 		{ "json", required_argument, 0, 'j' },
+		{ "policy", required_argument, 0, 'P' },
+		{ "pct", required_argument, 0, 'c' },
+		{ "reads", required_argument, 0, 'r' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
-	struct opts o = { .kind = "thp", .baseline_ms = 300 };
+	struct opts o = { .kind = "thp",
+			  .baseline_ms = 300,
+			  .policy = "split",
+			  .reads = 1 << 22 };
+	uint64_t v;
 	char err[128];
 	FILE *json = NULL;
 	int c, rc;
@@ -489,7 +694,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 ||
-	    (strcmp(argv[1], "memory") && strcmp(argv[1], "sched"))) {
+	    (strcmp(argv[1], "memory") && strcmp(argv[1], "sched") &&
+	     strcmp(argv[1], "policy"))) {
 		usage(stderr);
 		return 2;
 	}
@@ -524,6 +730,29 @@ int main(int argc, char **argv)
 		case 'j':
 			o.json = optarg;
 			break;
+		case 'P':
+			if (strcmp(optarg, "split") && strcmp(optarg, "copy") &&
+			    strcmp(optarg, "adaptive")) {
+				fprintf(stderr,
+					"hugecow: --policy split, copy or adaptive\n");
+				return 2;
+			}
+			o.policy = optarg;
+			break;
+		case 'c':
+			if (parse_u64(optarg, 1, 100, &v, err, sizeof(err))) {
+				fprintf(stderr, "hugecow: --pct: %s\n", err);
+				return 2;
+			}
+			o.pct = (int)v;
+			break;
+		case 'r':
+			if (parse_u64(optarg, 1, 1ull << 32, &o.reads, err,
+				      sizeof(err))) {
+				fprintf(stderr, "hugecow: --reads: %s\n", err);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -545,8 +774,12 @@ int main(int argc, char **argv)
 		if (!json)
 			die(o.json);
 	}
-	rc = !strcmp(o.mode, "memory") ? run_memory(&o, json) :
-					 run_sched(&o, json);
+	if (!strcmp(o.mode, "memory"))
+		rc = run_memory(&o, json);
+	else if (!strcmp(o.mode, "sched"))
+		rc = run_sched(&o, json);
+	else
+		rc = run_policy(&o, json);
 	if (json)
 		fclose(json);
 	return rc;
