@@ -158,6 +158,8 @@ vm_fault_t __cow_mthp_copy(struct vm_fault *vmf, struct folio *src)
 			__set_bit(i, soft_dirty);
 	}
 	flush_tlb_range(vma, addr, addr + size);
+	/* one reference per PTE: the allocation's is the first */
+	folio_ref_add(dst, nr - 1);
 	folio_add_new_anon_rmap(dst, vma, addr, RMAP_EXCLUSIVE);
 	folio_add_lru_vma(dst, vma);
 	for (i = 0; i < nr; i++) {
