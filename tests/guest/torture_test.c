@@ -18,7 +18,9 @@
  *
  * Variants run with every cowlab feature off and with COW pre-copy at its
  * largest window in each mode (0 read-only, 1 adaptive, 2 writable), with
- * THP "always" during the run. TORTURE_SEEDS and TORTURE_STEPS (environment)
+ * the THP COW policy copy and adaptive (vm.cow_thp_policy), and with
+ * whole-mTHP COW (vm.cow_mthp_copy, 64 KiB mTHP "always"), with THP
+ * "always" during the run. TORTURE_SEEDS and TORTURE_STEPS (environment)
  * make longer runs; TORTURE_DURATION=S runs seeds for S seconds in all.
  */
 #include <errno.h>
@@ -351,19 +353,37 @@ static int torture_seed(unsigned long seed, int steps)
 
 #define THP "/sys/kernel/mm/transparent_hugepage/enabled"
 
+#define MTHP64 "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
+
 FIXTURE(torture) {
-	char max[16], mode[16], thp[128];
-	int have_precopy, have_thp;
+	char max[16], mode[16], thp[128], policy[16], mcopy[16], m64[128];
+	int have_precopy, have_thp, have_policy, have_m64;
 };
 
+/* thp_policy: vm.cow_thp_policy; mthp_copy: vm.cow_mthp_copy with 64K mTHP */
 FIXTURE_VARIANT(torture) {
-	int precopy_max, precopy_mode;
+	int precopy_max, precopy_mode, thp_policy, mthp_copy;
 };
 
 FIXTURE_VARIANT_ADD(torture, features_off) { .precopy_max = 0 };
 FIXTURE_VARIANT_ADD(torture, precopy64_readonly) { .precopy_max = 64, .precopy_mode = 0 };
 FIXTURE_VARIANT_ADD(torture, precopy64_adaptive) { .precopy_max = 64, .precopy_mode = 1 };
 FIXTURE_VARIANT_ADD(torture, precopy64_writable) { .precopy_max = 64, .precopy_mode = 2 };
+FIXTURE_VARIANT_ADD(torture, thp_copy) { .thp_policy = 1 };
+FIXTURE_VARIANT_ADD(torture, thp_adaptive) { .thp_policy = 2 };
+FIXTURE_VARIANT_ADD(torture, mthp_whole) { .mthp_copy = 1 };
+#define NVARIANTS 7
+
+/* "always [madvise] never" -> "madvise" */
+static void knob_restore(const char *path, char *saved)
+{
+	char *l = strchr(saved, '['), *r = l ? strchr(l, ']') : NULL;
+
+	if (l && r) {
+		*r = '\0';
+		knob_write(path, l + 1);
+	}
+}
 
 FIXTURE_SETUP(torture)
 {
@@ -384,6 +404,23 @@ FIXTURE_SETUP(torture)
 	self->have_thp = !knob_read(THP, self->thp, sizeof(self->thp));
 	if (self->have_thp)
 		knob_write(THP, "always");
+	self->have_policy = !knob_read("/proc/sys/vm/cow_thp_policy", self->policy,
+				       sizeof(self->policy)) &&
+			    !knob_read("/proc/sys/vm/cow_mthp_copy", self->mcopy,
+				       sizeof(self->mcopy));
+	self->have_m64 = 0;
+	if ((variant->thp_policy || variant->mthp_copy) && !self->have_policy)
+		SKIP(return, "no vm.cow_thp_policy/cow_mthp_copy (patches 0011-0012)");
+	if (variant->thp_policy) {
+		snprintf(v, sizeof(v), "%d", variant->thp_policy);
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_thp_policy", v));
+	}
+	if (variant->mthp_copy) {
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_mthp_copy", "1"));
+		self->have_m64 = !knob_read(MTHP64, self->m64, sizeof(self->m64));
+		if (self->have_m64)
+			knob_write(MTHP64, "always");
+	}
 }
 
 FIXTURE_TEARDOWN(torture)
@@ -392,15 +429,14 @@ FIXTURE_TEARDOWN(torture)
 		knob_write("/proc/sys/vm/cow_precopy_max", self->max);
 		knob_write("/proc/sys/vm/cow_precopy_mode", self->mode);
 	}
-	if (self->have_thp) {
-		/* "always [madvise] never" -> "madvise" */
-		char *l = strchr(self->thp, '['), *r = l ? strchr(l, ']') : NULL;
-
-		if (l && r) {
-			*r = '\0';
-			knob_write(THP, l + 1);
-		}
+	if (self->have_thp)
+		knob_restore(THP, self->thp);
+	if (self->have_policy) {
+		knob_write("/proc/sys/vm/cow_thp_policy", self->policy);
+		knob_write("/proc/sys/vm/cow_mthp_copy", self->mcopy);
 	}
+	if (self->have_m64)
+		knob_restore(MTHP64, self->m64);
 }
 
 TEST_F_TIMEOUT(torture, seeds, 600)
@@ -411,10 +447,10 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 	unsigned long first = e_seed ? strtoul(e_seed, NULL, 0) : 1;
 	int seeds = e_seed ? 1 : e_seeds ? atoi(e_seeds) : 4;
 	int steps = e_steps ? atoi(e_steps) : 60;
-	/* TORTURE_DURATION=S: seeds one after the other for S/4 seconds per
-	 * variant (4 variants), instead of a count
+	/* TORTURE_DURATION=S: seeds one after the other for S/NVARIANTS
+	 * seconds per variant, instead of a count
 	 */
-	double dur = e_dur && !e_seed ? atof(e_dur) / 4 : 0;
+	double dur = e_dur && !e_seed ? atof(e_dur) / NVARIANTS : 0;
 	struct timespec t0, t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -423,7 +459,9 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 	for (int s = 0; s < seeds; s++) {
 		/* each variant its own seeds: 1..4, 1001..1004, ... */
 		unsigned long seed = first + s + (e_seed ? 0 : 1000UL * variant->precopy_mode +
-						  100000UL * !!variant->precopy_max);
+						  100000UL * !!variant->precopy_max +
+						  10000UL * variant->thp_policy +
+						  20000UL * variant->mthp_copy);
 		int rc;
 
 		nproc[1] = nproc[2] = 0;
