@@ -14,5 +14,7 @@ else
 	[ -n "${COWLAB_DURATION:-}" ] && export TORTURE_DURATION=$COWLAB_DURATION
 	ktap_diag "torture: seeds=$TORTURE_SEEDS steps=$TORTURE_STEPS${TORTURE_SEED:+ seed=$TORTURE_SEED}${TORTURE_DURATION:+ duration=${TORTURE_DURATION}s}"
 	run_prog torture_test "${COWLAB_TIMEOUT:-7200}" /bin/torture_test
+	# the COW paths the run went through (system-wide counters since boot)
+	ktap_diag "vmstat: $(grep -E '^(cow_|thp_split_pmd|thp_collapse_alloc )' /proc/vmstat | tr '\n' ' ')"
 	feature_apply off
 fi
