@@ -159,8 +159,10 @@ fi
 must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" ${guest_tests:+--bin "$guest_tests"}
 
 if [ -z "$features" ]; then
-	features=off${all:+,$all}${listed:+,$listed}
+	features=off${all:+,$all}
 	[ $full = 1 ] && features=$features,$singles
+else
+	listed=
 fi
 # selftests: guest run, then every case judged against the baseline
 selftests() { # NAME KERNEL FEATURES ONLY [ktap-compare args]
@@ -185,6 +187,12 @@ cowlab_tests() { # NAME KERNEL
 
 # a run narrowed with --only judges the programs it ran, not the missing ones
 selftests selftests-base "$B/obj-base/bzImage" "$features" "$only" ${only:+--allow-missing}
+# the [variant] sets that name their selftests: one boot each, only those
+[ -n "$only" ] && listed=
+for set in $(echo "$listed" | tr , ' '); do
+	selftests "selftests-$set" "$B/obj-base/bzImage" "$set" \
+		"$(sed -n 's/^# selftests: //p' "guest/features/$set.conf" | tr ' ' ,)" --allow-missing
+done
 [ -n "$guest_tests" ] && cowlab_tests cowlab-tests-base "$B/obj-base/bzImage"
 
 if [ "$debug" = 1 ]; then
