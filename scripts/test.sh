@@ -191,7 +191,7 @@ selftests selftests-base "$B/obj-base/bzImage" "$features" "$only" ${only:+--all
 [ -n "$only" ] && listed=
 for set in $(echo "$listed" | tr , ' '); do
 	selftests "selftests-$set" "$B/obj-base/bzImage" "$set" \
-		"$(sed -n 's/^# selftests: //p' "guest/features/$set.conf" | tr ' ' ,)" --allow-missing
+		"$(sed -n 's/^# selftests: //p' "$top/guest/features/$set.conf" | tr ' ' ,)" --allow-missing
 done
 [ -n "$guest_tests" ] && cowlab_tests cowlab-tests-base "$B/obj-base/bzImage"
 
