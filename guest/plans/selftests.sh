@@ -2,8 +2,7 @@
 # Plan "selftests": the upstream mm selftests (guest/selftests.list), once per
 # feature set named in cowlab.features (default "off"; see guest/features/).
 # Subtest names are FEATURE:TEST so one baseline serves every feature set.
-# cowlab.only=a,b limits the run to those tests (by name); otherwise a set
-# whose .conf has a line "# selftests: a b" runs only those. Before each test
+# cowlab.only=a,b limits the run to those tests (by name). Before each test
 # the page cache is dropped and memory compacted, so that huge page
 # allocations do not depend on what the tests before left behind. Tests on
 # the list's "@retry" line get a second run after a failure (guest/lib.sh).
@@ -15,15 +14,10 @@ for feat in $(echo "${COWLAB_FEATURES:-off}" | tr , ' '); do
 		ktap_result fail "$feat" "feature set not available on this kernel (knob missing)"
 		continue
 	fi
-	# a set may name the only tests it is run with ("# selftests: a b")
-	fonly=
-	case "$feat" in *+*) ;; *) fonly=$(sed -n 's/^# selftests: //p' "/lib/cowlab/features/$feat.conf" 2>/dev/null) ;; esac
 	while read -r name tmo cmd; do
 		case "$name" in '#'* | '@'* | '') continue ;; esac
 		if [ -n "${COWLAB_ONLY:-}" ]; then
 			case ",$COWLAB_ONLY," in *",$name,"*) ;; *) continue ;; esac
-		elif [ -n "$fonly" ]; then
-			case " $fonly " in *" $name "*) ;; *) continue ;; esac
 		fi
 		sync
 		echo 3 >/proc/sys/vm/drop_caches

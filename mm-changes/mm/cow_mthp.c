@@ -14,8 +14,8 @@
  *     the VMA and that each of its PTEs is present, read-only, not uffd-wp
  *     or NUMA-hinting, and maps the matching page of the folio, which is
  *     not AnonExclusive; the folio is anonymous, not KSM, not maybe pinned;
- *  2. without the PTL, allocate and charge the new folio and copy (target
- *     subpage last, yielding between subpages);
+ *  2. without the PTL, allocate, charge and copy with cow_thp_alloc_copy()
+ *     (target subpage last, yielding between subpages);
  *  3. one MMU notifier range; under the PTL the same checks again; clear
  *     every PTE, one TLB flush, then the new folio's rmap, LRU and PTEs,
  *     and only after the flush the old folio's rmap, as wp_page_copy() does
@@ -33,16 +33,15 @@
 
 #include <linux/bitmap.h>
 #include <linux/cow_mthp.h>
+#include <linux/cow_thp.h>
 #include <linux/hugetlb.h>
 #include <linux/init.h>
 #include <linux/jump_label.h>
-#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/pgtable.h>
 #include <linux/rmap.h>
-#include <linux/swap.h>
 #include <linux/sysctl.h>
 #include <linux/userfaultfd_k.h>
 #include <linux/vmstat.h>
@@ -103,7 +102,6 @@ vm_fault_t __cow_mthp_copy(struct vm_fault *vmf, struct folio *src)
 	struct folio *dst;
 	spinlock_t *ptl;	/* the PTE table lock */
 	pte_t *pte;
-	gfp_t gfp;
 	bool ok;
 
 	if (!READ_ONCE(sysctl_cow_mthp_copy) || nr > COW_MTHP_MAX_NR ||
@@ -127,16 +125,9 @@ vm_fault_t __cow_mthp_copy(struct vm_fault *vmf, struct folio *src)
 	if (!ok)
 		goto fallback;
 
-	gfp = vma_thp_gfp_mask(vma);
-	dst = vma_alloc_folio(gfp, order, vma, addr, true);
+	dst = cow_thp_alloc_copy(vmf, src, addr);
 	if (!dst)
 		goto fallback;
-	if (mem_cgroup_charge(dst, mm, gfp))
-		goto put;
-	folio_throttle_swaprate(dst, gfp);
-	if (copy_user_large_folio(dst, src, vmf->address, vma))
-		goto put;
-	__folio_mark_uptodate(dst);
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
 				addr + size);

@@ -52,7 +52,6 @@
 #include <linux/userfaultfd_k.h>
 #include <linux/vmstat.h>
 
-#include <asm/pgalloc.h>
 #include <asm/tlbflush.h>
 
 #include "internal.h"
@@ -72,6 +71,42 @@ struct cow_thp_work {
 	struct mm_struct *mm;
 	unsigned long haddr;
 };
+
+/**
+ * cow_thp_alloc_copy() - A charged, up-to-date copy of a large folio.
+ * @vmf: the write fault that copies @src.
+ * @src: the large anonymous folio to copy; the caller holds a reference.
+ * @addr: where the copy will map its first page (aligned to its size).
+ *
+ * Allocates a folio of @src's order as a huge page fault of that order
+ * would (vma_thp_gfp_mask(), the VMA's memory policy), charges it to the
+ * mm's memory cgroup and copies @src into it, the subpage of
+ * @vmf->address last, yielding between subpages.  Shared by the THP copy
+ * policy and whole-mTHP COW (mm/cow_mthp.c).
+ *
+ * Return: the copy, with one reference, or NULL when it cannot be
+ * allocated or charged or @src is poisoned.
+ */
+struct folio *cow_thp_alloc_copy(struct vm_fault *vmf, struct folio *src,
+				 unsigned long addr)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	gfp_t gfp = vma_thp_gfp_mask(vma);
+	struct folio *dst;
+
+	dst = vma_alloc_folio(gfp, folio_order(src), vma, addr, true);
+	if (!dst)
+		return NULL;
+	if (mem_cgroup_charge(dst, vma->vm_mm, gfp) ||
+	    copy_user_large_folio(dst, src, vmf->address, vma)) {
+		folio_put(dst);
+		return NULL;
+	}
+	folio_throttle_swaprate(dst, gfp);
+	/* the copy is visible before the entry that maps it */
+	__folio_mark_uptodate(dst);
+	return dst;
+}
 
 /**
  * __cow_thp_copy_pmd() - Copy a shared THP instead of splitting its PMD.
@@ -97,7 +132,6 @@ vm_fault_t __cow_thp_copy_pmd(struct vm_fault *vmf, struct folio *src)
 	struct mmu_notifier_range range;
 	struct folio *dst;
 	pmd_t entry;
-	gfp_t gfp;
 
 	if (READ_ONCE(sysctl_cow_thp_policy) != COW_THP_POLICY_COPY)
 		return VM_FAULT_FALLBACK;
@@ -110,17 +144,9 @@ vm_fault_t __cow_thp_copy_pmd(struct vm_fault *vmf, struct folio *src)
 				     TVA_IN_PF | TVA_ENFORCE_SYSFS, PMD_ORDER))
 		goto fallback;
 
-	gfp = vma_thp_gfp_mask(vma);
-	dst = vma_alloc_folio(gfp, HPAGE_PMD_ORDER, vma, haddr, true);
+	dst = cow_thp_alloc_copy(vmf, src, haddr);
 	if (!dst)
 		goto fallback;
-	if (mem_cgroup_charge(dst, mm, gfp))
-		goto put;
-	folio_throttle_swaprate(dst, gfp);
-	if (copy_user_large_folio(dst, src, vmf->address, vma))
-		goto put;
-	/* the copy is visible before the PMD that maps it (see set_pmd_at) */
-	__folio_mark_uptodate(dst);
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, haddr,
 				haddr + HPAGE_PMD_SIZE);
@@ -149,8 +175,6 @@ vm_fault_t __cow_thp_copy_pmd(struct vm_fault *vmf, struct folio *src)
 	count_vm_event(COW_THP_COPY);
 	return 0;
 
-put:
-	folio_put(dst);
 fallback:
 	count_vm_event(COW_THP_COPY_FALLBACK);
 	return VM_FAULT_FALLBACK;

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,6 +45,28 @@ static inline int knob_read(const char *path, char *buf, size_t len)
 	if (buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
 	return 0;
+}
+
+/* Read the integer vm sysctl @name into *@val: 0, or -1 (no such sysctl). */
+static inline int sysctl_get(const char *name, int *val)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
+	if (knob_read(path, buf, sizeof(buf)))
+		return -1;
+	*val = atoi(buf);
+	return 0;
+}
+
+/* Set the integer vm sysctl @name to @val: 0, or -errno. */
+static inline int sysctl_set(const char *name, int val)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
+	snprintf(buf, sizeof(buf), "%d", val);
+	return knob_write(path, buf);
 }
 
 #endif /* COWLAB_KNOB_H */

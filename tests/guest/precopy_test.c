@@ -74,26 +74,7 @@ enum { OK = 0, FAIL = 1, RETRY = 2, SKIPPED = 4 };
 	return RETRY; \
 } while (0)
 
-/* ---- sysctls ---- */
-
-static int sysctl_get(const char *name, int *val)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
-	if (knob_read(path, buf, sizeof(buf)))
-		return -1;
-	*val = atoi(buf);
-	return 0;
-}
-static int sysctl_set(const char *name, int val)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
-	snprintf(buf, sizeof(buf), "%d", val);
-	return knob_write(path, buf);
-}
+/* ---- sysctls (sysctl_get/sysctl_set: knob.h) ---- */
 
 static int precopy_set(int max, int mode)
 {

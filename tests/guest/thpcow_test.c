@@ -59,23 +59,12 @@ enum {
 	} \
 } while (0)
 
-static int sysctl_get(const char *name)
+/* the value of a vm sysctl that is never negative, or -1 if missing */
+static int sysctl_val(const char *name)
 {
-	char path[128], buf[32];
+	int v;
 
-	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
-	if (knob_read(path, buf, sizeof(buf)))
-		return -1;
-	return atoi(buf);
-}
-
-static int sysctl_set(const char *name, int val)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
-	snprintf(buf, sizeof(buf), "%d", val);
-	return knob_write(path, buf);
+	return sysctl_get(name, &v) ? -1 : v;
 }
 
 static uint8_t pat(size_t off, int gen)
@@ -152,8 +141,8 @@ FIXTURE_SETUP(thpcow)
 	uintptr_t a;
 
 	self->raw = NULL;
-	self->old_policy = sysctl_get("cow_thp_policy");
-	self->old_pct = sysctl_get("cow_thp_recollapse_pct");
+	self->old_policy = sysctl_val("cow_thp_policy");
+	self->old_pct = sysctl_val("cow_thp_recollapse_pct");
 	if (self->old_policy < 0 || self->old_pct < 0)
 		SKIP(return, "no vm.cow_thp_policy (kernel without patch 0011)");
 	if (getuid())
@@ -507,8 +496,8 @@ TEST_F(thpcow, sysctl_bounds)
 	EXPECT_NE(0, sysctl_set("cow_thp_policy", -1));
 	EXPECT_NE(0, sysctl_set("cow_thp_recollapse_pct", 0));
 	EXPECT_NE(0, sysctl_set("cow_thp_recollapse_pct", 101));
-	EXPECT_EQ(variant->policy, sysctl_get("cow_thp_policy"));
-	EXPECT_EQ(50, sysctl_get("cow_thp_recollapse_pct"));
+	EXPECT_EQ(variant->policy, sysctl_val("cow_thp_policy"));
+	EXPECT_EQ(50, sysctl_val("cow_thp_recollapse_pct"));
 }
 
 /* ---- mTHP whole-folio COW (patch 0012): vm.cow_mthp_copy ---- */
@@ -549,7 +538,7 @@ FIXTURE_SETUP(mthpcow)
 {
 	self->raw = NULL;
 	self->old_knob[0] = 0;
-	self->old_copy = sysctl_get("cow_mthp_copy");
+	self->old_copy = sysctl_val("cow_mthp_copy");
 	if (self->old_copy < 0)
 		SKIP(return, "no vm.cow_mthp_copy (kernel without patch 0012)");
 	if (knob_read(MTHP_KNOB, self->old_knob, sizeof(self->old_knob)))

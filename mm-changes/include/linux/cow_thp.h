@@ -36,6 +36,8 @@ enum cow_thp_policy {
 DECLARE_STATIC_KEY_FALSE(cow_thp_key);
 
 vm_fault_t __cow_thp_copy_pmd(struct vm_fault *vmf, struct folio *src);
+struct folio *cow_thp_alloc_copy(struct vm_fault *vmf, struct folio *src,
+				 unsigned long addr);
 void __cow_thp_copied(struct vm_fault *vmf, struct folio *src);
 
 /**
