@@ -8,7 +8,7 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot|hugecow]
+usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot|hugecow|precopy]
                         [--accel tcg|icount|kvm] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
@@ -21,7 +21,10 @@ usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhea
                 SNAP_MEM MB of guest memory, default 10240); hugecow: only
                 the THP COW policy benchmark (one boot, under -icount when
                 --accel is tcg, hugecow policy over HUGE_SIZE, default 512M,
-                REPS runs each)
+                REPS runs each); precopy: only the COW pre-copy study (one
+                boot, under -icount when --accel is tcg: 8 settings x 5
+                workloads at 64M, then the region-size sweep over
+                PRECOPY_SIZES, default 1M,4M,16M,64M,256M,1G, REPS runs each)
   --accel A     tcg (default), icount (guest time = instruction count:
                 deterministic, for overhead ratios; see run-guest.sh) or kvm
   --out DIR     results directory (default results/<date-time>; results/latest
@@ -47,8 +50,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$runs$reps" in *[!0-9]* | 0*) echo "study.sh: --runs/--reps take positive numbers" >&2; exit 2 ;; esac
-case "$part" in all | overhead | snapshot | hugecow) ;; *) echo "study.sh: --part takes all, overhead, snapshot or hugecow" >&2; exit 2 ;; esac
-case "$part" in snapshot | hugecow) vanilla=0 ;; esac
+case "$part" in all | overhead | snapshot | hugecow | precopy) ;; *) echo "study.sh: --part takes all, overhead, snapshot, hugecow or precopy" >&2; exit 2 ;; esac
+case "$part" in snapshot | hugecow | precopy) vanilla=0 ;; esac
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top"
 B=$top/build
@@ -110,6 +113,18 @@ if [ "$part" = all ] || [ "$part" = hugecow ]; then
 		fail=1
 	fi
 fi
+if [ "$part" = all ] || [ "$part" = precopy ]; then
+	# wall-time ratios of a few percent: under TCG use -icount (docs/precopy.md)
+	pacc=$accel
+	[ "$accel" = tcg ] && pacc=icount
+	step "boot patched: COW pre-copy study and size sweep (${PRECOPY_SIZES:-1M,4M,16M,64M,256M,1G}, $reps runs each, $pacc)"
+	if ! scripts/run-guest.sh --plan precopy-study --kernel "$B/obj-base/bzImage" --out "$out/precopy" \
+		--mem "$mem" --smp "$smp" --accel "$pacc" --hugepages "0 0" --set reps="$reps" --set part=all \
+		--set sizes="${PRECOPY_SIZES:-1M,4M,16M,64M,256M,1G}" --timeout 5400 --quiet; then
+		echo "!! precopy run failed: see $out/precopy (console.log, result.ktap)" >&2
+		fail=1
+	fi
+fi
 if [ $vanilla = 1 ]; then
 	if ! wait $vpid; then
 		echo "!! vanilla kernel build failed: $B/vanilla-build.log" >&2
@@ -153,6 +168,18 @@ if [ -f "$out/hugecow/hugecow.jsonl" ]; then
 		echo "QEMU TCG and -icount do not model the TLB."
 		echo
 		/usr/bin/python3 scripts/hugecow-report "$out/hugecow" --plot "$out/plots" || fail=1
+	} >>"$out/report.md"
+fi
+if [ -f "$out/precopy/precopy.jsonl" ]; then
+	{
+		echo
+		echo "## COW pre-copy (vm.cow_precopy_max / vm.cow_precopy_mode) against off"
+		echo
+		echo "cowbench (userspace-bench), guest/plans/precopy-study.sh part=all, one boot (accel"
+		echo "$pacc); plots: plots/precopy-settings.png, plots/precopy-sweep.png; what the columns"
+		echo "mean: docs/precopy.md. Every run verifies parent and child bytes (--verify)."
+		echo
+		/usr/bin/python3 scripts/precopy-report "$out/precopy" --plot "$out/plots" || fail=1
 	} >>"$out/report.md"
 fi
 step "done: $out/report.md"

@@ -7,13 +7,24 @@
 # writes 1 byte per page, --verify on. Results go to precopy.jsonl, labelled
 # with the setting. Knobs: cowlab.reps=N (default 5), cowlab.size=S (64M),
 # cowlab.settings="label:max:mode ..." to change the settings.
+# cowlab.part=sweep runs the region-size sweep instead (docs/precopy.md,
+# "Region sizes and writers"): for each size in cowlab.sizes (default
+# 1M,4M,16M,64M,256M,1G) the child writes seq and rand, and the parent
+# writes after an early child exit, under off, adaptive64 and fixed64w
+# (cowlab.ssettings); then at cowlab.wsizes (64M,1G) seq with the parent,
+# and with both, writing. cowlab.part=all runs both parts.
 reps=${COWLAB_REPS:-5}
 size=${COWLAB_SIZE:-64M}
+part=${COWLAB_PART:-main}
 settings=${COWLAB_SETTINGS:-off:0:0 fixed4:4:0 fixed8:8:0 fixed16:16:0 fixed64:64:0 adaptive64:64:1 fixed8w:8:2 fixed64w:64:2}
+ssettings=${COWLAB_SSETTINGS:-off:0:0 adaptive64:64:1 fixed64w:64:2}
+sizes=$(echo "${COWLAB_SIZES:-1M,4M,16M,64M,256M,1G}" | tr , ' ')
+wsizes=$(echo "${COWLAB_WSIZES:-64M,1G}" | tr , ' ')
 J=$RESULTS/precopy.jsonl
 : >"$J"
 
-# precopy_bench LABEL MAX MODE NAME ARGS...: one cowbench run under a setting
+# precopy_bench LABEL MAX MODE NAME ARGS...: one cowbench run under a
+# setting (--size $size unless ARGS name another)
 precopy_bench() {
 	label=$1 max=$2 mode=$3 name=$4
 	shift 4
@@ -25,25 +36,50 @@ precopy_bench() {
 	feature_apply off
 }
 
-if [ ! -w /proc/sys/vm/cow_precopy_max ]; then
-	ktap_result skip precopy-study "kernel without vm.cow_precopy_max"
-else
-	ktap_diag "precopy-study: size=$size reps=$reps settings: $settings"
-	cat /proc/vmstat >"$RESULTS/vmstat-before.txt"
-	for pat in seq rev rand stride; do
-		for s in $settings; do
-			IFS=: read -r label max mode <<EOS
-$s
-EOS
-			precopy_bench "$label" "$max" "$mode" "$pat" --who child --pattern "$pat"
-		done
-	done
-	for s in $settings; do
+# each_setting LIST NAME ARGS...: precopy_bench under every label:max:mode
+each_setting() {
+	list=$1
+	shift
+	for s in $list; do
 		IFS=: read -r label max mode <<EOS
 $s
 EOS
-		precopy_bench "$label" "$max" "$mode" exit-early --exit-early --pattern seq
+		precopy_bench "$label" "$max" "$mode" "$@"
 	done
+}
+
+main_part() {
+	for pat in seq rev rand stride; do
+		each_setting "$settings" "$pat" --who child --pattern "$pat"
+	done
+	each_setting "$settings" exit-early --exit-early --pattern seq
+}
+
+sweep_part() {
+	for sz in $sizes; do
+		for pat in seq rand; do
+			each_setting "$ssettings" "$pat:$sz" --size "$sz" --who child --pattern "$pat"
+		done
+		each_setting "$ssettings" "exit-early:$sz" --size "$sz" --exit-early --pattern seq
+	done
+	for sz in $wsizes; do
+		for who in parent both; do
+			each_setting "$ssettings" "seq:$who:$sz" --size "$sz" --who "$who" --pattern seq
+		done
+	done
+}
+
+if [ ! -w /proc/sys/vm/cow_precopy_max ]; then
+	ktap_result skip precopy-study "kernel without vm.cow_precopy_max"
+else
+	ktap_diag "precopy-study: part=$part size=$size reps=$reps settings: $settings"
+	cat /proc/vmstat >"$RESULTS/vmstat-before.txt"
+	case $part in
+	main) main_part ;;
+	sweep) sweep_part ;;
+	all) main_part; sweep_part ;;
+	*) ktap_result fail precopy-study "cowlab.part=$part: not main, sweep or all" ;;
+	esac
 	cat /proc/vmstat >"$RESULTS/vmstat-after.txt"
 	send_file precopy.jsonl "$J"
 	send_file vmstat-before.txt "$RESULTS/vmstat-before.txt"
