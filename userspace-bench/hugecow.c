@@ -30,6 +30,8 @@
  *	random reads again. Reported: write latency p50/p99/max, how much
  *	the child maps with PMDs, the anonymous memory added and the deltas
  *	of cow_thp_split/copy/recollapse, cow_copy and thp_split_pmd.
+ *	--mthp-copy 0|1 sets vm.cow_mthp_copy (patch 0012) too, for
+ *	--kind mthp-<N>k: whole-folio COW against the 6.12 4 KiB copy.
  *
  * Kinds: 4k, thp (2 MiB, MADV_HUGEPAGE), mthp-<N>k (the per-size sysfs
  * knob set to "always" for the run), hugetlb-2m, hugetlb-1g.
@@ -65,7 +67,7 @@
 struct opts {
 	const char *mode, *kind, *json, *policy;
 	uint64_t size, baseline_ms, reads;
-	int write_all, pct;
+	int write_all, pct, mthp_copy;
 };
 
 static void die(const char *what)
@@ -471,6 +473,40 @@ static void policy_restore(void)
 	}
 }
 
+static char mcopy_old[16];
+
+static void mcopy_restore(void)
+{
+	FILE *f;
+
+	if (!mcopy_old[0])
+		return;
+	f = fopen("/proc/sys/vm/cow_mthp_copy", "w");
+	if (f) {
+		fputs(mcopy_old, f);
+		fclose(f);
+	}
+}
+
+/* set vm.cow_mthp_copy to @v (restored at exit); -1 when it is missing */
+static int mthp_copy_set(int v)
+{
+	char buf[16];
+	FILE *f = fopen("/proc/sys/vm/cow_mthp_copy", "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(mcopy_old, sizeof(mcopy_old), f))
+		mcopy_old[0] = '\0';
+	fclose(f);
+	atexit(mcopy_restore);
+	snprintf(buf, sizeof(buf), "%d", v);
+	f = fopen("/proc/sys/vm/cow_mthp_copy", "w");
+	if (!f || fputs(buf, f) < 0 || fclose(f))
+		die("set vm.cow_mthp_copy");
+	return 0;
+}
+
 /* set vm.cow_thp_policy (restored at exit); -1 when the knob is missing */
 static int policy_set(const char *name, int pct)
 {
@@ -526,6 +562,8 @@ static const char *const pol_vm[] = {
 	"cow_thp_copy_fallback",
 	"cow_thp_recollapse",
 	"cow_thp_recollapse_fail",
+	"cow_mthp_copy",
+	"cow_mthp_copy_fallback",
 	"cow_copy",
 	"thp_split_pmd",
 	"nr_anon_pages",
@@ -555,6 +593,11 @@ static int run_policy(const struct opts *o, FILE *json)
 	if (policy_set(o->policy, o->pct)) {
 		fprintf(stderr,
 			"hugecow: no /proc/sys/vm/cow_thp_policy (kernel without patch 0011)\n");
+		return 4;
+	}
+	if (o->mthp_copy >= 0 && mthp_copy_set(o->mthp_copy)) {
+		fprintf(stderr,
+			"hugecow: no /proc/sys/vm/cow_mthp_copy (kernel without patch 0012)\n");
 		return 4;
 	}
 	hist_reset(&sh->first);
@@ -611,12 +654,12 @@ static int run_policy(const struct opts *o, FILE *json)
 	if (json) {
 		fprintf(json,
 			"{\"tool\":\"hugecow\",\"mode\":\"policy\",\"policy\":\"%s\",\"pct\":%d,"
-			"\"kind\":\"%s\",\"write\":\"%s\",\"size\":%llu,\"writes\":%llu,"
+			"\"mthp_copy\":%d,\"kind\":\"%s\",\"write\":\"%s\",\"size\":%llu,\"writes\":%llu,"
 			"\"first_p50_ns\":%llu,\"first_p99_ns\":%llu,\"first_max_ns\":%llu,"
 			"\"all_p50_ns\":%llu,\"all_p99_ns\":%llu,\"all_max_ns\":%llu,"
 			"\"child_pmd_kb\":%ld,\"child_rss_kb\":%ld,"
 			"\"read_base_ns\":%.2f,\"read_after_ns\":%.2f",
-			o->policy, o->pct, o->kind,
+			o->policy, o->pct, o->mthp_copy, o->kind,
 			o->write_all ? "all" : "one",
 			(unsigned long long)o->size,
 			(unsigned long long)sh->all.count,
@@ -641,6 +684,7 @@ static void usage(FILE *f)
 		"usage: hugecow memory --kind K [--size S] [--write one|all] [--json FILE]\n"
 		"       hugecow sched --kind K [--size S] [--baseline-ms MS] [--json FILE]\n"
 		"       hugecow policy --policy split|copy|adaptive [--pct P] [--kind K]\n"
+		"               [--mthp-copy 0|1]\n"
 		"               [--size S] [--write one|all] [--reads N] [--json FILE]\n"
 		"       hugecow --help\n"
 		"\n"
@@ -660,6 +704,8 @@ static void usage(FILE *f)
 		"  memory, timing each write (the first one per 2 MiB on its own),\n"
 		"  then reads again; print the latencies, what stays PMD-mapped, the\n"
 		"  anonymous memory added and the cow_thp_* counter deltas.\n"
+		"  --mthp-copy 0|1 also sets vm.cow_mthp_copy (patch 0012): with\n"
+		"  --kind mthp-<N>k, 1 copies a whole shared mTHP on its first write.\n"
 		"Kinds: 4k, thp, mthp-<N>k (e.g. mthp-64k), hugetlb-2m, hugetlb-1g.\n"
 		"--size: default 64M (1G for hugetlb-1g); a multiple of 2M (1G for\n"
 		"hugetlb-1g). --baseline-ms: default 300. Root: kpageflags, mTHP knobs.\n");
@@ -675,6 +721,7 @@ int main(int argc, char **argv)
 		{ "json", required_argument, 0, 'j' },
 		{ "policy", required_argument, 0, 'P' },
 		{ "pct", required_argument, 0, 'c' },
+		{ "mthp-copy", required_argument, 0, 'm' },
 		{ "reads", required_argument, 0, 'r' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
@@ -682,6 +729,7 @@ int main(int argc, char **argv)
 	struct opts o = { .kind = "thp",
 			  .baseline_ms = 300,
 			  .policy = "split",
+			  .mthp_copy = -1,
 			  .reads = 1 << 22 };
 	uint64_t v;
 	char err[128];
@@ -745,6 +793,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.pct = (int)v;
+			break;
+		case 'm':
+			if (strcmp(optarg, "0") && strcmp(optarg, "1")) {
+				fprintf(stderr,
+					"hugecow: --mthp-copy 0 or 1\n");
+				return 2;
+			}
+			o.mthp_copy = atoi(optarg);
 			break;
 		case 'r':
 			if (parse_u64(optarg, 1, 1ull << 32, &o.reads, err,

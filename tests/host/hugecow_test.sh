@@ -23,6 +23,8 @@ t "sched, 4k: exit 0 and 512 timed writes" bash -c "[ $? = 0 ] && grep -q '\"wri
 t "policy: an unknown --policy is a usage error" bash -c "[ $? = 2 ] && grep -q 'split, copy or adaptive' '$tmp/err'"
 "$hc" policy --policy adaptive --pct 0 >/dev/null 2>"$tmp/err"
 t "policy: --pct 0 is a usage error" [ $? = 2 ]
+"$hc" policy --mthp-copy 2 >/dev/null 2>"$tmp/err"
+t "policy: --mthp-copy 2 is a usage error" bash -c "[ $? = 2 ] && grep -q 'mthp-copy 0 or 1' '$tmp/err'"
 if [ ! -e /proc/sys/vm/cow_thp_policy ]; then
 	"$hc" policy --policy copy --size 2M >/dev/null 2>"$tmp/err"
 	t "policy: a kernel without vm.cow_thp_policy: exit 4 and says so" bash -c "[ $? = 4 ] && grep -q 'without patch 0011' '$tmp/err'"
