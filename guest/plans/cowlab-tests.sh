@@ -11,6 +11,12 @@
 # except on a KASAN kernel, whose quarantine keeps freed memory for a while
 # (the anonymous check still applies). Every test process has exited then:
 # what stays allocated is the kernel's.
+#
+# Then "kmemleak", on a kernel with CONFIG_DEBUG_KMEMLEAK (configs/debug.config):
+# the objects kmemleak knew before the tests are cleared from its report,
+# and after them two scans must find no unreferenced object; any found is
+# printed (its backtrace) and fails the plan.
+KML=/sys/kernel/debug/kmemleak
 mem_snapshot() { # prints "anon free"
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
@@ -21,6 +27,13 @@ mem_snapshot() { # prints "anon free"
 }
 
 feature_apply off
+kml=0
+if [ -w $KML ] && echo clear >$KML 2>/dev/null; then
+	kml=1
+	ktap_diag "kmemleak on: $(dmesg | grep -m1 'kmemleak: Kernel memory leak detector' | sed 's/^\[[^]]*\] //')"
+	# boot-time objects: scanned and cleared, so only the tests' remain
+	echo scan >$KML && echo clear >$KML
+fi
 read -r anon0 free0 <<EOS
 $(mem_snapshot)
 EOS
@@ -51,4 +64,23 @@ elif [ $kasan = 0 ] && [ $dfree -gt 8192 ]; then
 	ktap_result fail leak-check "free memory fell by $dfree pages (tolerance 8192)"
 else
 	ktap_result ok leak-check
+fi
+
+if [ $kml = 1 ]; then
+	# an object must stay unreferenced across two scans (and be older than
+	# kmemleak's 5 s minimum age) to be reported
+	sleep 6
+	echo scan >$KML
+	echo scan >$KML
+	cat $KML >"$RESULTS/kmemleak.txt"
+	n=$(grep -c '^unreferenced object' "$RESULTS/kmemleak.txt")
+	ktap_diag "kmemleak: $n unreferenced objects after the cowlab tests"
+	if [ "$n" -gt 0 ]; then
+		sed -n '1,60s/^/# /p' "$RESULTS/kmemleak.txt" >&3
+		ktap_result fail kmemleak "$n unreferenced objects (first 60 lines above)"
+	else
+		ktap_result ok kmemleak
+	fi
+elif [ -e $KML ]; then
+	ktap_result fail kmemleak "$KML exists but kmemleak is disabled (dmesg says why)"
 fi

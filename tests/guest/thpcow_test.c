@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -500,6 +501,180 @@ TEST_F(thpcow, sysctl_bounds)
 	EXPECT_EQ(50, sysctl_val("cow_thp_recollapse_pct"));
 }
 
+/* ---- fault injection: the huge allocations fail (debug kernel) ---- */
+
+#define FPA "/sys/kernel/debug/fail_page_alloc/"
+
+/*
+ * Aim fail_page_alloc at the tasks that set /proc/self/make-it-fail, for
+ * every allocation of order >= @min_order: the THP (order 9) or mTHP
+ * (order 4) allocations of the COW paths, never their 4K fallback.
+ * 0, or -1 when the kernel has no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC).
+ */
+static int fpa_aim(int min_order)
+{
+	static const char *const knobs[][2] = {
+		{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
+		{ "space", "0" }, { "verbose", "0" }, { "task-filter", "Y" },
+		{ "ignore-gfp-wait", "N" }, { "ignore-gfp-highmem", "N" },
+	};
+	char path[128], buf[16];
+
+	if (access(FPA "probability", W_OK))
+		return -1;
+	for (unsigned int k = 0; k < sizeof(knobs) / sizeof(knobs[0]); k++) {
+		snprintf(path, sizeof(path), FPA "%s", knobs[k][0]);
+		if (knob_write(path, knobs[k][1]))
+			return -1;
+	}
+	snprintf(buf, sizeof(buf), "%d", min_order);
+	return knob_write(FPA "min-order", buf) ? -1 : 0;
+}
+
+static void fpa_off(void)
+{
+	knob_write(FPA "probability", "0");
+	knob_write(FPA "task-filter", "N");
+	knob_write(FPA "min-order", "1");
+}
+
+#define CG "/sys/fs/cgroup/cowlab-thpcow"
+#define CG_ROOM (1536 * 1024)	/* bytes above the child's usage: < 2 MiB */
+
+/* how the huge allocations of alloc_fail_child() fail */
+enum { FAIL_FPA, FAIL_MEMCG };
+
+struct fail_arg {
+	struct one_arg one;
+	int how;
+};
+
+/* join CG and limit it to its current usage + CG_ROOM: 0 or B_SETUP */
+static int memcg_limit_self(void)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	if (knob_write(CG "/cgroup.procs", buf) ||
+	    knob_read(CG "/memory.current", buf, sizeof(buf)))
+		return B_SETUP;
+	snprintf(buf, sizeof(buf), "%ld", atol(buf) + CG_ROOM);
+	return knob_write(CG "/memory.max", buf) ? B_SETUP : 0;
+}
+
+/*
+ * Child of alloc_failure and memcg_limit: every order-9 allocation of this
+ * task fails (FAIL_FPA), or its memory cgroup has less than 2 MiB of room
+ * (FAIL_MEMCG: the THP charge fails, without OOM for an order above
+ * PAGE_ALLOC_COSTLY_ORDER). split: as always (split, one 4K copy). copy:
+ * no THP for the copy, the fault falls back to the split
+ * (cow_thp_copy_fallback +1, cow_thp_split +1, one page moved). adaptive:
+ * 256 writes reach the threshold, the re-collapse gets no THP
+ * (cow_thp_recollapse_fail +1), the range stays PTE-mapped. Every byte as
+ * written, nothing of the parent's mapped writable.
+ */
+static int alloc_fail_child(void *a, const void *v)
+{
+	const struct fail_arg *fa = a;
+	const struct one_arg *arg = &fa->one;
+	int policy = *(const int *)v, bad = 0, moved = 0;
+	long long sp0 = proc_vmstat("cow_thp_split");
+	long long cp0 = proc_vmstat("cow_thp_copy");
+	long long fb0 = proc_vmstat("cow_thp_copy_fallback");
+	long long rc0 = proc_vmstat("cow_thp_recollapse");
+	long long rf0 = proc_vmstat("cow_thp_recollapse_fail");
+	static uint64_t now[NR_PMD * PMD_NR];
+	int nw = policy == ADAPTIVE ? PMD_NR / 2 : 1;
+	char *p = arg->p;
+	long kb, off;
+
+	if (fa->how == FAIL_MEMCG ? memcg_limit_self() :
+	    knob_write("/proc/self/make-it-fail", "1"))
+		return B_SETUP;
+	for (int pg = 0; pg < nw; pg++)
+		write_page(p, pg, 1);
+	if (fa->how == FAIL_FPA)
+		knob_write("/proc/self/make-it-fail", "0");
+	kb = pmd_kb(p);
+	CHECK(B_PMD, kb == (LEN - PMD_SZ) / 1024,
+	      "AnonHugePages %ld kB: THP 0 must stay split", kb);
+	CHECK(B_CNT, proc_vmstat("cow_thp_split") - sp0 == 1,
+	      "cow_thp_split +%lld", proc_vmstat("cow_thp_split") - sp0);
+	CHECK(B_CNT, proc_vmstat("cow_thp_copy") == cp0,
+	      "cow_thp_copy +%lld while THPs cannot be allocated",
+	      proc_vmstat("cow_thp_copy") - cp0);
+	CHECK(B_CNT, proc_vmstat("cow_thp_copy_fallback") - fb0 == (policy == COPY),
+	      "cow_thp_copy_fallback +%lld",
+	      proc_vmstat("cow_thp_copy_fallback") - fb0);
+	CHECK(B_CNT, proc_vmstat("cow_thp_recollapse") == rc0,
+	      "cow_thp_recollapse +%lld", proc_vmstat("cow_thp_recollapse") - rc0);
+	CHECK(B_CNT, proc_vmstat("cow_thp_recollapse_fail") - rf0 ==
+		     (policy == ADAPTIVE),
+	      "cow_thp_recollapse_fail +%lld",
+	      proc_vmstat("cow_thp_recollapse_fail") - rf0);
+	off = check(p, 0, nw * PG, 1);
+	if (off < 0)
+		off = check(p, nw * PG, LEN, 0);
+	CHECK(B_BYTES, off < 0, "child byte %ld wrong", off);
+	pfns(p, now);
+	for (int i = 0; i < NR_PMD * PMD_NR; i++)
+		moved += now[i] != arg->parent_pfn[i];
+	CHECK(B_PFN, moved == nw, "%d pages moved for %d writes", moved, nw);
+	for (int i = 0; i < nw; i++)
+		CHECK(B_EXCL, pagemap(p + i * PG) & PM_EXCL,
+		      "written page %d not exclusive", i);
+	/* the injection is off: the next copy/collapse may allocate again */
+	return bad;
+}
+
+TEST_F_TIMEOUT(thpcow, alloc_failure, 180)
+{
+	struct fail_arg a = { { self->p, self->parent_pfn }, FAIL_FPA };
+	int bad;
+
+	if (fpa_aim(9))
+		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC: debug kernel)");
+	bad = child(alloc_fail_child, &a, &variant->policy);
+	fpa_off();
+	EXPECT_EQ(0, bad) TH_LOG("child failure bits %#x", bad);
+	bad = parent_intact(self);
+	EXPECT_EQ(0, bad) TH_LOG("parent failure bits %#x", bad);
+}
+
+/*
+ * The same with a memory cgroup limit instead of fault injection (any
+ * kernel with the memory controller): the child must not be OOM-killed
+ * (child() reports a signal as B_SETUP) and the cgroup records no OOM.
+ */
+TEST_F_TIMEOUT(thpcow, memcg_limit, 180)
+{
+	struct fail_arg a = { { self->p, self->parent_pfn }, FAIL_MEMCG };
+	char ev[512], *oom;
+	int bad, fd;
+	ssize_t n;
+
+	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK))
+		SKIP(return, "no cgroup2 at /sys/fs/cgroup");
+	knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	rmdir(CG);
+	if (mkdir(CG, 0755) || access(CG "/memory.max", W_OK))
+		SKIP(rmdir(CG); return, "no memory controller");
+	if (!access(CG "/memory.swap.max", W_OK))
+		ASSERT_EQ(0, knob_write(CG "/memory.swap.max", "0"));
+	bad = child(alloc_fail_child, &a, &variant->policy);
+	fd = open(CG "/memory.events", O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, ev, sizeof(ev) - 1);
+	if (fd >= 0)
+		close(fd);
+	ev[n > 0 ? n : 0] = 0;
+	rmdir(CG);
+	EXPECT_EQ(0, bad) TH_LOG("child failure bits %#x", bad);
+	oom = strstr(ev, "oom_kill ");
+	EXPECT_TRUE(oom && atol(oom + 9) == 0) TH_LOG("memory.events: %s", ev);
+	bad = parent_intact(self);
+	EXPECT_EQ(0, bad) TH_LOG("parent failure bits %#x", bad);
+}
+
 /* ---- mTHP whole-folio COW (patch 0012): vm.cow_mthp_copy ---- */
 
 #define MTHP_KNOB "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
@@ -712,6 +887,66 @@ TEST_F_TIMEOUT(mthpcow, soft_dirty_exact, 120)
 	int bad = child(mthp_sd_child, &a, NULL);
 
 	EXPECT_EQ(0, bad) TH_LOG("child failure bits %#x", bad);
+}
+
+/*
+ * Every order >= 4 allocation of the child fails: whole: the 64 KiB copy
+ * cannot be allocated, the write falls back to a 4K copy
+ * (cow_mthp_copy_fallback +1, one page moved); off: a 4K copy as always.
+ */
+static int mthp_fail_child(void *a, const void *v)
+{
+	const struct mthp_arg *arg = a;
+	static uint64_t now[MTHP_LEN / PG];
+	long long mc0, fb0;
+	size_t f7 = 7 * MTHP_NR;
+	int bad = 0, moved = 0;
+	long off;
+
+	(void)v;
+	memset(now, 0, sizeof(now));
+	mc0 = proc_vmstat("cow_mthp_copy");
+	fb0 = proc_vmstat("cow_mthp_copy_fallback");
+	if (knob_write("/proc/self/make-it-fail", "1"))
+		return B_SETUP;
+	write_page(arg->p, f7 + 2, 1);
+	knob_write("/proc/self/make-it-fail", "0");
+	CHECK(B_CNT, proc_vmstat("cow_mthp_copy") == mc0,
+	      "cow_mthp_copy +%lld while 64 KiB folios cannot be allocated",
+	      proc_vmstat("cow_mthp_copy") - mc0);
+	CHECK(B_CNT, proc_vmstat("cow_mthp_copy_fallback") - fb0 == arg->copy,
+	      "cow_mthp_copy_fallback +%lld",
+	      proc_vmstat("cow_mthp_copy_fallback") - fb0);
+	pfns_n(arg->p, now, MTHP_LEN / PG);
+	for (size_t i = 0; i < MTHP_LEN / PG; i++)
+		moved += now[i] != arg->parent_pfn[i];
+	CHECK(B_PFN, moved == 1 && now[f7 + 2] != arg->parent_pfn[f7 + 2],
+	      "%d pages moved, want page 2 of folio 7", moved);
+	CHECK(B_EXCL, pagemap(arg->p + (f7 + 2) * PG) & PM_EXCL,
+	      "written page not exclusive");
+	off = check(arg->p, 0, (f7 + 2) * PG, 0);
+	if (off < 0)
+		off = check(arg->p, (f7 + 2) * PG, (f7 + 3) * PG, 1);
+	if (off < 0)
+		off = check(arg->p, (f7 + 3) * PG, MTHP_LEN, 0);
+	CHECK(B_BYTES, off < 0, "byte %ld wrong", off);
+	return bad;
+}
+
+TEST_F_TIMEOUT(mthpcow, alloc_failure, 120)
+{
+	struct mthp_arg a = { self->p, self->parent_pfn, variant->copy };
+	static uint64_t now[MTHP_LEN / PG];
+	int bad;
+
+	if (fpa_aim(4))
+		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC: debug kernel)");
+	bad = child(mthp_fail_child, &a, NULL);
+	fpa_off();
+	EXPECT_EQ(0, bad) TH_LOG("child failure bits %#x", bad);
+	EXPECT_EQ(-1, check(self->p, 0, MTHP_LEN, 0));
+	pfns_n(self->p, now, MTHP_LEN / PG);
+	EXPECT_EQ(0, memcmp(now, self->parent_pfn, sizeof(now)));
 }
 
 TEST_HARNESS_MAIN
