@@ -1126,22 +1126,24 @@ struct injector {
 	int nknobs;
 };
 
+/* armed last: until the task filter is on, every task would fail */
 static const char *const fpa_knobs[][2] = {
-	{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
-	{ "space", "0" }, { "verbose", "0" }, { "task-filter", "Y" },
+	{ "probability", "0" }, { "task-filter", "Y" }, { "interval", "1" },
+	{ "times", "-1" }, { "space", "0" }, { "verbose", "0" },
 	{ "ignore-gfp-wait", "N" }, { "ignore-gfp-highmem", "N" },
-	{ "min-order", "0" },
+	{ "min-order", "0" }, { "probability", "100" },
 };
 
 static const char *const slab_knobs[][2] = {
-	{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
-	{ "space", "0" }, { "verbose", "0" }, { "task-filter", "Y" },
+	{ "probability", "0" }, { "task-filter", "Y" }, { "interval", "1" },
+	{ "times", "-1" }, { "space", "0" }, { "verbose", "0" },
 	{ "ignore-gfp-wait", "N" }, { "cache-filter", "N" },
+	{ "probability", "100" },
 };
 
 static const struct injector injectors[] = {
-	{ "/sys/kernel/debug/fail_page_alloc/", fpa_knobs, 9 },
-	{ "/sys/kernel/debug/failslab/", slab_knobs, 8 },
+	{ "/sys/kernel/debug/fail_page_alloc/", fpa_knobs, 10 },
+	{ "/sys/kernel/debug/failslab/", slab_knobs, 9 },
 };
 
 static void injector_set(const struct injector *inj, int on)

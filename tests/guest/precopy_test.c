@@ -1365,10 +1365,11 @@ static int child_alloc_fail(char *p, long n, void *arg)
 TEST_F_TIMEOUT(precopy, alloc_failure_degrades_to_vanilla, 120)
 {
 	static const char *const knobs[][2] = {
-		{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
-		{ "space", "0" }, { "verbose", "0" }, { "task-filter", "Y" },
+		/* armed last: until the task filter is on, every task would fail */
+		{ "probability", "0" }, { "task-filter", "Y" }, { "interval", "1" },
+		{ "times", "-1" }, { "space", "0" }, { "verbose", "0" },
 		{ "ignore-gfp-wait", "Y" }, { "ignore-gfp-highmem", "N" },
-		{ "min-order", "0" },
+		{ "min-order", "0" }, { "probability", "100" },
 	};
 	char path[128];
 	int rc = RETRY;
