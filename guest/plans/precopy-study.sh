@@ -57,6 +57,8 @@ main_part() {
 
 sweep_part() {
 	for sz in $sizes; do
+		# part=all: the main part has run these at $size already
+		[ "$part" = all ] && [ "$(echo "$sz" | tr a-z A-Z)" = "$(echo "$size" | tr a-z A-Z)" ] && continue
 		for pat in seq rand; do
 			each_setting "$ssettings" "$pat:$sz" --size "$sz" --who child --pattern "$pat"
 		done
