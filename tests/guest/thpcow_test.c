@@ -505,6 +505,10 @@ TEST_F(thpcow, sysctl_bounds)
 
 #define FPA "/sys/kernel/debug/fail_page_alloc/"
 #define FPA_TIMES 100000	/* failures allowed: what is left counts them */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static long fpa_off(void);
 
 /*
  * Aim fail_page_alloc at the tasks that set /proc/self/make-it-fail, for
@@ -512,8 +516,6 @@ TEST_F(thpcow, sysctl_bounds)
  * (order 4) allocations of the COW paths, never their 4K fallback.
  * 0, or -1 when the kernel has no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC).
  */
-static long fpa_off(void);
-
 static int fpa_aim(int min_order)
 {
 	char order[16];
@@ -521,7 +523,7 @@ static int fpa_aim(int min_order)
 		/* disarmed while the filter and the order are set */
 		{ "probability", "0" }, { "task-filter", "Y" },
 		{ "min-order", order }, { "interval", "1" },
-		{ "times", "100000" }, { "space", "0" }, { "verbose", "0" },
+		{ "times", STR(FPA_TIMES) }, { "space", "0" }, { "verbose", "0" },
 		{ "ignore-gfp-wait", "N" }, { "ignore-gfp-highmem", "N" },
 		{ "probability", "100" },
 	};
