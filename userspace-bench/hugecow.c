@@ -458,83 +458,73 @@ static int run_sched(const struct opts *o, FILE *json)
 
 /* ---- THP COW policy: write latency, what stays huge, read throughput ---- */
 
-static char policy_old[16];
+/* the vm sysctls this run changed, with their old values, restored at exit */
+static struct {
+	const char *name;
+	char old[16];
+} saved[3];
+static int nsaved;
 
-static void policy_restore(void)
+static void sysctls_restore(void)
 {
+	char path[128];
 	FILE *f;
 
-	if (!policy_old[0])
-		return;
-	f = fopen("/proc/sys/vm/cow_thp_policy", "w");
-	if (f) {
-		fputs(policy_old, f);
-		fclose(f);
+	while (nsaved--) {
+		snprintf(path, sizeof(path), "/proc/sys/vm/%s",
+			 saved[nsaved].name);
+		f = fopen(path, "w");
+		if (f) {
+			fputs(saved[nsaved].old, f);
+			fclose(f);
+		}
 	}
 }
 
-static char mcopy_old[16];
-
-static void mcopy_restore(void)
+/*
+ * Set vm sysctl @name to @v, its old value restored at exit: 0, or -1 when
+ * the sysctl is missing (exits when it cannot be written).
+ */
+static int sysctl_swap(const char *name, int v)
 {
+	char path[128], buf[16];
 	FILE *f;
 
-	if (!mcopy_old[0])
-		return;
-	f = fopen("/proc/sys/vm/cow_mthp_copy", "w");
-	if (f) {
-		fputs(mcopy_old, f);
-		fclose(f);
-	}
-}
-
-/* set vm.cow_mthp_copy to @v (restored at exit); -1 when it is missing */
-static int mthp_copy_set(int v)
-{
-	char buf[16];
-	FILE *f = fopen("/proc/sys/vm/cow_mthp_copy", "r");
-
+	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
-	if (!fgets(mcopy_old, sizeof(mcopy_old), f))
-		mcopy_old[0] = '\0';
+	if (nsaved == (int)(sizeof(saved) / sizeof(saved[0])))
+		die("sysctl_swap: too many sysctls");
+	if (!fgets(saved[nsaved].old, sizeof(saved[nsaved].old), f))
+		saved[nsaved].old[0] = '\0';
 	fclose(f);
-	atexit(mcopy_restore);
+	if (saved[nsaved].old[0]) {
+		saved[nsaved].name = name;
+		if (!nsaved)
+			atexit(sysctls_restore);
+		nsaved++;
+	}
 	snprintf(buf, sizeof(buf), "%d", v);
-	f = fopen("/proc/sys/vm/cow_mthp_copy", "w");
+	f = fopen(path, "w");
 	if (!f || fputs(buf, f) < 0 || fclose(f))
-		die("set vm.cow_mthp_copy");
+		die(path);
 	return 0;
 }
 
-/* set vm.cow_thp_policy (restored at exit); -1 when the knob is missing */
+/* set vm.cow_thp_policy (and the threshold when @pct): -1 when missing */
 static int policy_set(const char *name, int pct)
 {
 	static const char *const names[] = { "split", "copy", "adaptive" };
-	char buf[16];
-	FILE *f;
 	int v = -1;
 
 	for (int i = 0; i < 3; i++)
 		if (!strcmp(name, names[i]))
 			v = i;
-	f = fopen("/proc/sys/vm/cow_thp_policy", "r");
-	if (!f)
+	if (sysctl_swap("cow_thp_policy", v))
 		return -1;
-	if (!fgets(policy_old, sizeof(policy_old), f))
-		policy_old[0] = '\0';
-	fclose(f);
-	atexit(policy_restore);
-	snprintf(buf, sizeof(buf), "%d", v);
-	f = fopen("/proc/sys/vm/cow_thp_policy", "w");
-	if (!f || fputs(buf, f) < 0 || fclose(f))
-		die("set vm.cow_thp_policy");
-	if (pct) {
-		f = fopen("/proc/sys/vm/cow_thp_recollapse_pct", "w");
-		snprintf(buf, sizeof(buf), "%d", pct);
-		if (!f || fputs(buf, f) < 0 || fclose(f))
-			die("set vm.cow_thp_recollapse_pct");
-	}
+	if (pct && sysctl_swap("cow_thp_recollapse_pct", pct))
+		return -1;
 	return 0;
 }
 
@@ -595,7 +585,7 @@ static int run_policy(const struct opts *o, FILE *json)
 			"hugecow: no /proc/sys/vm/cow_thp_policy (kernel without patch 0011)\n");
 		return 4;
 	}
-	if (o->mthp_copy >= 0 && mthp_copy_set(o->mthp_copy)) {
+	if (o->mthp_copy >= 0 && sysctl_swap("cow_mthp_copy", o->mthp_copy)) {
 		fprintf(stderr,
 			"hugecow: no /proc/sys/vm/cow_mthp_copy (kernel without patch 0012)\n");
 		return 4;

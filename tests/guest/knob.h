@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Write @val to @path: 0, or -errno (-EIO for a short write). */
@@ -67,6 +68,29 @@ static inline int sysctl_set(const char *name, int val)
 	snprintf(path, sizeof(path), "/proc/sys/vm/%s", name);
 	snprintf(buf, sizeof(buf), "%d", val);
 	return knob_write(path, buf);
+}
+
+/*
+ * Make @cg (under /sys/fs/cgroup) a fresh memory cgroup without swap: NULL,
+ * or why it cannot be made (a SKIP reason). The caller rmdir()s it.
+ */
+static inline const char *memcg_fresh(const char *cg)
+{
+	char path[256];
+
+	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK))
+		return "no cgroup2 at /sys/fs/cgroup";
+	knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	rmdir(cg);
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	if (mkdir(cg, 0755) || access(path, W_OK)) {
+		rmdir(cg);
+		return "no memory controller";
+	}
+	snprintf(path, sizeof(path), "%s/memory.swap.max", cg);
+	if (!access(path, W_OK) && knob_write(path, "0"))
+		return "cannot set memory.swap.max";
+	return NULL;
 }
 
 #endif /* COWLAB_KNOB_H */

@@ -1467,16 +1467,11 @@ static int memcg_stride(void)
 TEST_F_TIMEOUT(precopy, memcg_limit_no_oom_from_precopy, 120)
 {
 	static const int modes[][2] = { { 0, 0 }, { 64, 0 }, { 64, 1 }, { 64, 2 } };
+	const char *why = memcg_fresh(CG);
 	int rc[4];
 
-	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK))
-		SKIP(return, "no cgroup2 at /sys/fs/cgroup");
-	knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-	rmdir(CG);
-	if (mkdir(CG, 0755) || access(CG "/memory.max", W_OK))
-		SKIP(rmdir(CG); return, "no memory controller");
-	if (!access(CG "/memory.swap.max", W_OK))
-		ASSERT_EQ(0, knob_write(CG "/memory.swap.max", "0"));
+	if (why)
+		SKIP(return, "%s", why);
 	for (int m = 0; m < 4; m++) {
 		ASSERT_EQ(0, knob_write(CG "/memory.max", "max"));
 		ASSERT_EQ(0, precopy_set(modes[m][0], modes[m][1]));

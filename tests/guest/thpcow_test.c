@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -652,11 +651,11 @@ static int alloc_fail_child(void *a, const void *v)
 TEST_F_TIMEOUT(thpcow, alloc_failure, 180)
 {
 	struct fail_arg a = { { self->p, self->parent_pfn }, FAIL_FPA };
+	long inj;
 	int bad;
 
 	if (fpa_aim(9))
 		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC: debug kernel)");
-	long inj;
 
 	bad = child(alloc_fail_child, &a, &variant->policy);
 	inj = fpa_off();
@@ -681,18 +680,13 @@ TEST_F_TIMEOUT(thpcow, alloc_failure, 180)
 TEST_F_TIMEOUT(thpcow, memcg_limit, 180)
 {
 	struct fail_arg a = { { self->p, self->parent_pfn }, FAIL_MEMCG };
+	const char *why = memcg_fresh(CG);
 	char ev[512], *oom;
 	int bad, fd;
 	ssize_t n;
 
-	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK))
-		SKIP(return, "no cgroup2 at /sys/fs/cgroup");
-	knob_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-	rmdir(CG);
-	if (mkdir(CG, 0755) || access(CG "/memory.max", W_OK))
-		SKIP(rmdir(CG); return, "no memory controller");
-	if (!access(CG "/memory.swap.max", W_OK))
-		ASSERT_EQ(0, knob_write(CG "/memory.swap.max", "0"));
+	if (why)
+		SKIP(return, "%s", why);
 	bad = child(alloc_fail_child, &a, &variant->policy);
 	fd = open(CG "/memory.events", O_RDONLY);
 	n = fd < 0 ? -1 : read(fd, ev, sizeof(ev) - 1);
@@ -969,11 +963,11 @@ TEST_F_TIMEOUT(mthpcow, alloc_failure, 120)
 {
 	struct mthp_arg a = { self->p, self->parent_pfn, variant->copy };
 	static uint64_t now[MTHP_LEN / PG];
+	long inj;
 	int bad;
 
 	if (fpa_aim(4))
 		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC: debug kernel)");
-	long inj;
 
 	bad = child(mthp_fail_child, &a, NULL);
 	inj = fpa_off();
