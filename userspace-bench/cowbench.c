@@ -19,6 +19,7 @@
 #include "output.h"
 
 #define DEFAULT_SCENARIO "cow"
+#define DEFAULT_EXEC "/bin/true"
 
 static const struct scenario *scenario_find(const char *name)
 {
@@ -63,6 +64,18 @@ static void usage(FILE *f)
 		"  --touch-frac F    write only the first F (0<F<=1) of the pattern (default 1)\n"
 		"  --exit-early      cow: the child exits right after fork, then the parent\n"
 		"                    writes (fork-then-exit); implies --who parent\n"
+		"  --child A         fork: what the child does after fork: exit (_exit at once,\n"
+		"                    default), exec (execve --exec), write (--touch-frac of\n"
+		"                    the pattern, each write timed)\n"
+		"  --odf M           fork: on-demand fork (shared page tables at fork) via\n"
+		"                    prctl(PR_SET_COW_ODF) before each fork: off (2, never),\n"
+		"                    on (1, always), sysctl (0, follow vm.cow_odf; default).\n"
+		"                    Kernel without the prctl: off and sysctl run a vanilla\n"
+		"                    fork, on is skipped (exit 4)\n"
+		"  --exec PATH       fork --child exec: program to execve (default " DEFAULT_EXEC
+		")\n"
+		"  --no-page-times   fork --child write: no clock reads around each write, only\n"
+		"                    the loop's total (no histogram); for clean total times\n"
 		"  --verify          check parent and child contents after the writes; a\n"
 		"                    mismatch prints VERIFY FAILED and exits 1\n"
 		"  --json FILE|-     append JSON lines to FILE ('-': stdout, table to stderr)\n"
@@ -75,7 +88,8 @@ static void usage(FILE *f)
 		"  --help            this text\n"
 		"\n"
 		"Exit: 0 ok, 1 failure (verify mismatch, child died, ...), 2 bad usage,\n"
-		"4 skipped (the page kind is not available here; prints 'skip: ...').\n");
+		"4 skipped (the page kind is not available here, or --odf on without\n"
+		"on-demand fork; prints 'skip: ...').\n");
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -165,6 +179,10 @@ enum {
 	OPT_FILE_DIR,
 	OPT_NO_ANCHOR,
 	OPT_LABEL,
+	OPT_ODF,
+	OPT_CHILD,
+	OPT_EXEC,
+	OPT_NO_PAGE_TIMES,
 	OPT_HELP,
 };
 
@@ -188,6 +206,10 @@ static const struct option opts[] = {
 	{ "file-dir", required_argument, NULL, OPT_FILE_DIR },
 	{ "no-anchor", no_argument, NULL, OPT_NO_ANCHOR },
 	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "odf", required_argument, NULL, OPT_ODF },
+	{ "child", required_argument, NULL, OPT_CHILD },
+	{ "exec", required_argument, NULL, OPT_EXEC },
+	{ "no-page-times", no_argument, NULL, OPT_NO_PAGE_TIMES },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -198,6 +220,9 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 {
 	char err[MSG_LEN];
 	const char *bytes_arg = "1";
+	const char *fork_opt = NULL; /* the first --odf/--child/.. given */
+	const char *write_opt = NULL; /* the first write-only option given */
+	bool exec_set = false;
 	int o;
 
 	memset(c, 0, sizeof(*c));
@@ -209,6 +234,10 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 	c->reps = 3;
 	c->touch_frac = 1.0;
 	c->anchor = true;
+	c->odf = ODF_SYSCTL;
+	c->child = CHILD_EXIT;
+	c->exec_path = DEFAULT_EXEC;
+	c->page_times = true;
 	parse_kind("4k", &c->kind, err, sizeof(err));
 
 	opterr = 0;
@@ -227,6 +256,7 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			c->who_set = true;
 			break;
 		case OPT_PATTERN:
+			write_opt = write_opt ? write_opt : "--pattern";
 			if (parse_pattern(optarg, &c->pattern, err,
 					  sizeof(err)))
 				die_usage("%s", err);
@@ -238,11 +268,13 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			c->stride_set = true;
 			break;
 		case OPT_SEED:
+			write_opt = write_opt ? write_opt : "--seed";
 			if (parse_u64(optarg, 0, UINT64_MAX, &c->seed, err,
 				      sizeof(err)))
 				die_usage("--seed: %s", err);
 			break;
 		case OPT_BYTES:
+			write_opt = write_opt ? write_opt : "--bytes";
 			bytes_arg = optarg;
 			break;
 		case OPT_SIZE:
@@ -281,6 +313,7 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			c->exit_early = true;
 			break;
 		case OPT_TOUCH_FRAC:
+			write_opt = write_opt ? write_opt : "--touch-frac";
 			if (parse_frac(optarg, &c->touch_frac, err,
 				       sizeof(err)))
 				die_usage("--touch-frac: %s", err);
@@ -293,6 +326,27 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			break;
 		case OPT_LABEL:
 			c->label = optarg;
+			break;
+		case OPT_ODF:
+			fork_opt = fork_opt ? fork_opt : "--odf";
+			if (parse_odf(optarg, &c->odf, err, sizeof(err)))
+				die_usage("%s", err);
+			break;
+		case OPT_CHILD:
+			fork_opt = fork_opt ? fork_opt : "--child";
+			if (parse_child(optarg, &c->child, err, sizeof(err)))
+				die_usage("%s", err);
+			break;
+		case OPT_EXEC:
+			fork_opt = fork_opt ? fork_opt : "--exec";
+			if (!*optarg)
+				die_usage("--exec needs a program path");
+			exec_set = true;
+			c->exec_path = optarg;
+			break;
+		case OPT_NO_PAGE_TIMES:
+			fork_opt = fork_opt ? fork_opt : "--no-page-times";
+			c->page_times = false;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -311,10 +365,30 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 	if (!c->sc)
 		c->sc = scenario_find(DEFAULT_SCENARIO);
 
+	if (c->sc->fork_child && (c->who_set || c->exit_early))
+		die_usage(
+			"--who and --exit-early apply to --scenario cow; fork's child action is --child");
 	if (!c->sc->forks && (c->who_set || c->exit_early))
 		die_usage(
 			"--who and --exit-early apply to forking scenarios (cow), not '%s'",
 			c->sc->name);
+	if (fork_opt && !c->sc->fork_child)
+		die_usage(
+			"%s applies to --scenario fork (--odf, --child, --exec, --no-page-times), not '%s'",
+			fork_opt, c->sc->name);
+	if (c->sc->fork_child) {
+		if (exec_set && c->child != CHILD_EXEC)
+			die_usage("--exec applies to --child exec");
+		if (!c->page_times && c->child != CHILD_WRITE)
+			die_usage("--no-page-times applies to --child write");
+		if (write_opt && c->child != CHILD_WRITE)
+			die_usage(
+				"%s applies to --child write (the child does not write with --child %s)",
+				write_opt, child_name(c->child));
+		if (c->child == CHILD_EXEC && access(c->exec_path, X_OK))
+			die_usage("--exec %s: not an executable file (%s)",
+				  c->exec_path, strerror(errno));
+	}
 	if (c->exit_early) {
 		if (c->who_set && c->who != WHO_PARENT)
 			die_usage(
@@ -435,6 +509,7 @@ int main(int argc, char **argv)
 	static struct bench bench;
 	struct bench *b = &bench;
 	struct side_agg agg[NSIDES];
+	struct fork_agg fagg, *fa = NULL;
 	FILE *json = NULL, *hout = stdout;
 	char reason[768];
 	unsigned int rep, s;
@@ -460,6 +535,23 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	signal(SIGPIPE, SIG_IGN);
 
+	b->odf_supported = -1;
+	b->odf_sysctl = -1;
+	ret = b->cfg.sc->prepare ?
+		      b->cfg.sc->prepare(b, reason, sizeof(reason)) :
+		      0;
+	if (ret < 0) {
+		fprintf(stderr, "cowbench: %s\n", reason);
+		return EXIT_FAIL;
+	}
+	if (ret) {
+		fprintf(hout, "skip: %s %s: %s\n", b->cfg.sc->name,
+			b->cfg.kind.name, reason);
+		if (json)
+			json_skip(json, b, reason);
+		return EXIT_SKIP;
+	}
+	ret = EXIT_OK;
 	if (kind_prepare(b, reason, sizeof(reason))) {
 		fprintf(hout, "skip: %s %s: %s\n", b->cfg.sc->name,
 			b->cfg.kind.name, reason);
@@ -477,6 +569,13 @@ int main(int argc, char **argv)
 		agg[s].verify = -1;
 		hist_reset(&agg[s].merged);
 		if (!agg[s].p50 || !agg[s].p99 || !agg[s].wall) {
+			fprintf(stderr, "cowbench: out of memory\n");
+			return EXIT_FAIL;
+		}
+	}
+	if (b->cfg.sc->fork_child) {
+		fa = &fagg;
+		if (fork_agg_init(fa, (unsigned int)b->cfg.reps)) {
 			fprintf(stderr, "cowbench: out of memory\n");
 			return EXIT_FAIL;
 		}
@@ -505,7 +604,8 @@ int main(int argc, char **argv)
 		for (s = 0; s < NSIDES; s++) {
 			const struct side_result *r = &b->sh->r[s];
 
-			if (!r->wrote)
+			/* fork: one row per rep, the child's, written or not */
+			if (fa ? s != SIDE_CHILD : !r->wrote)
 				continue;
 			if (!b->cfg.quiet)
 				table_row(hout, b, rep, &o, r);
@@ -513,6 +613,8 @@ int main(int argc, char **argv)
 				json_result(json, b, rep, &o, r, verify);
 			agg_add(&agg[s], &o, r, verify);
 		}
+		if (fa)
+			fork_agg_add(fa, &o);
 		if (verify == 0) {
 			fprintf(stderr, "cowbench: VERIFY FAILED in rep %u\n",
 				rep);
@@ -522,9 +624,9 @@ int main(int argc, char **argv)
 	}
 	for (s = 0; s < NSIDES; s++) {
 		if (!b->cfg.quiet)
-			table_summary(hout, b, &agg[s]);
+			table_summary(hout, b, &agg[s], fa);
 		if (json)
-			json_summary(json, b, &agg[s]);
+			json_summary(json, b, &agg[s], fa);
 	}
 	if (json && json != stdout)
 		fclose(json);

@@ -55,6 +55,11 @@ struct cfg {
 	const char *file_dir; /* NULL: /dev/shm if tmpfs, else /tmp */
 	bool anchor;
 	const char *label; /* free-form tag copied into the JSON */
+	/* scenario fork (sc->fork_child) only */
+	enum odf_mode odf; /* prctl(PR_SET_COW_ODF) before each fork */
+	enum child_action child; /* what the child does after fork */
+	const char *exec_path; /* --child exec: program to execve */
+	bool page_times; /* time every write (false: the loop's total only) */
 };
 
 /* what one writing process measured; lives in the MAP_SHARED result area */
@@ -85,11 +90,34 @@ struct page_check {
 	char info[MSG_LEN];
 };
 
+#define NA_I64 INT64_MIN /* a fork_out value that was not measured */
+
+/* scenario fork: what one rep measured besides the child's writes */
+struct fork_out {
+	bool valid;
+	uint64_t total_ns; /* fork() call to waitpid() return, minus overhead */
+	uint64_t total_raw_ns; /* the same, overhead included */
+	uint64_t child_overhead_ns; /* the child's own measuring (probes) */
+	int64_t parent_vmpte_kb; /* VmPTE of the parent before fork */
+	int64_t parent_vmpte_after_kb; /* ... after waitpid */
+	int64_t child_vmpte_fork_kb; /* the child's VmPTE right after fork */
+	int64_t child_vmpte_write_kb; /* ... after its writes (write only) */
+	int64_t sys_pt_kb_before; /* nr_page_table_pages in kB: before fork */
+	int64_t sys_pt_kb_fork; /* read by the child right after fork */
+	int64_t sys_pt_kb_write; /* read by the child after its writes */
+	int64_t sys_pt_kb_after; /* read by the parent after waitpid */
+	bool sys_pt_exact; /* per-cpu counters folded (vm.stat_refresh) */
+	int odf_prctl; /* PR_GET_COW_ODF after the set; -1 unknown */
+	int vm_valid;
+	int64_t vm_delta[MAX_VMSTAT]; /* fork() call to waitpid() return */
+};
+
 struct rep_out {
 	struct page_check pc;
 	bool has_fork;
 	uint64_t fork_ns;
 	bool failed; /* something went wrong (message already printed) */
+	struct fork_out fk; /* scenario fork only */
 };
 
 struct bench {
@@ -103,6 +131,9 @@ struct bench {
 	struct shared *sh; /* MAP_SHARED, mlocked if possible */
 	const char *file_dir;
 	char kernel[65];
+	/* scenario fork: probed by its prepare() before the first rep */
+	int odf_supported; /* -1 not probed, 0 no PR_SET_COW_ODF, 1 yes */
+	long long odf_sysctl; /* vm.cow_odf, -1 if absent */
 };
 
 struct region {
@@ -120,6 +151,13 @@ struct scenario {
 	const char *help;
 	bool forks; /* uses --who / --exit-early */
 	bool populates; /* region is populated before the timed writes */
+	/*
+	 * Uses --odf / --child / --exec / --no-page-times; one row per rep
+	 * (the child's), whether or not it wrote, with out->fk.
+	 */
+	bool fork_child;
+	/* optional, before the first rep: 0 run, 1 skip, -1 failure (reason) */
+	int (*prepare)(struct bench *b, char *reason, size_t len);
 	/* 0 ok, -1 failure (message printed); fills out and b->sh->r[] */
 	int (*run)(struct bench *b, unsigned int rep, struct rep_out *out);
 };

@@ -202,7 +202,7 @@ void writer_run(struct bench *b, struct region *r, struct side_result *res,
 	const uint32_t *ord = b->order;
 	const size_t n = b->nwrites;
 	const uint64_t unit = b->cfg.unit, bytes = b->cfg.bytes;
-	const bool zero = r->orig_zero;
+	const bool zero = r->orig_zero, timed = b->cfg.page_times;
 	char *const base = r->base;
 	struct hist *h;
 	uint64_t t_start, t_end;
@@ -221,7 +221,19 @@ void writer_run(struct bench *b, struct region *r, struct side_result *res,
 	vm_ok = vmstat_snapshot(vm0) == 0;
 	getrusage(RUSAGE_SELF, &ru0);
 	t_start = clock_ns();
-	for (k = 0; k < n; k++) {
+	/* --no-page-times (scenario fork): the stores alone, no histogram */
+	for (k = 0; !timed && k < n; k++) {
+		const uint32_t idx = ord[k];
+		char *p = base + (size_t)idx * unit;
+		const uint8_t v = (uint8_t)((zero ? 0 : pat_byte(idx)) ^ xor);
+
+		if (bytes == 1)
+			*(volatile uint8_t *)p = v;
+		else
+			memset(p, v, bytes);
+		barrier();
+	}
+	for (k = 0; timed && k < n; k++) {
 		const uint32_t idx = ord[k];
 		char *p = base + (size_t)idx * unit;
 		const uint8_t v = (uint8_t)((zero ? 0 : pat_byte(idx)) ^ xor);

@@ -136,6 +136,8 @@ int parse_frac(const char *s, double *out, char *err, size_t errlen)
 
 static const char *const who_names[] = { "child", "parent", "both" };
 static const char *const pattern_names[] = { "seq", "rev", "rand", "stride" };
+static const char *const odf_names[] = { "off", "on", "sysctl" };
+static const char *const child_names[] = { "exit", "exec", "write" };
 
 const char *who_name(enum who w)
 {
@@ -145,6 +147,49 @@ const char *who_name(enum who w)
 const char *pattern_name(enum pattern p)
 {
 	return pattern_names[p];
+}
+
+const char *odf_name(enum odf_mode m)
+{
+	return odf_names[m];
+}
+
+const char *child_name(enum child_action c)
+{
+	return child_names[c];
+}
+
+int odf_prctl_arg(enum odf_mode m)
+{
+	return m == ODF_OFF ? 2 : m == ODF_ON ? 1 : 0;
+}
+
+int parse_odf(const char *s, enum odf_mode *out, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		if (s && !strcmp(s, odf_names[i])) {
+			*out = (enum odf_mode)i;
+			return 0;
+		}
+	}
+	ERR("bad --odf '%s' (off|on|sysctl)", s ? s : "");
+	return -1;
+}
+
+int parse_child(const char *s, enum child_action *out, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		if (s && !strcmp(s, child_names[i])) {
+			*out = (enum child_action)i;
+			return 0;
+		}
+	}
+	ERR("bad --child '%s' (exit|exec|write)", s ? s : "");
+	return -1;
 }
 
 int parse_who(const char *s, enum who *out, char *err, size_t errlen)

@@ -387,6 +387,8 @@ int kind_prepare(struct bench *b, char *reason, size_t len)
 		if (b->cfg.sc->forks && !b->cfg.exit_early)
 			copies = b->touched_folios *
 				 (b->cfg.who == WHO_BOTH ? 2 : 1);
+		if (b->cfg.sc->fork_child && b->cfg.child == CHILD_WRITE)
+			copies = b->touched_folios;
 		need = b->cfg.size / sz + copies;
 		if (fr < need) {
 			snprintf(

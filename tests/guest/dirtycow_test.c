@@ -13,7 +13,12 @@
  *
  * Variants: every cowlab feature off; COW pre-copy at its largest fixed
  * window with every COW fault timed and logged (the knobs are skipped on a
- * kernel without them).
+ * kernel without them); on-demand fork (PR_SET_COW_ODF 1 for the test
+ * process, which also keeps 4 MiB of populated private anonymous memory, so
+ * that the forks of the remote races share page tables with their child;
+ * those bytes must come through unchanged; skipped on a kernel without it).
+ * The file mapping itself is never shared by on-demand fork (file-backed):
+ * odf_test races forced writes into a shared anonymous range.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,6 +44,12 @@
 #define LEN (NPAGES * PAGE)
 #define WRITES 20000	/* forced writes per race, at most */
 #define RACE_SECS 5	/* and at most this long: a zapper can starve GUP */
+#define BALLAST (4UL << 20)	/* ODF variant: two page tables' worth */
+
+#ifndef PR_SET_COW_ODF
+#define PR_SET_COW_ODF 0x434f5752
+#define PR_GET_COW_ODF 0x434f5753
+#endif
 
 /*
  * A timer thread ends a race: it stops the zappers, so that a forced write
@@ -121,6 +133,35 @@ static size_t poke_off(long i)
 	return (i % NPAGES) * PAGE + (i * 8) % (PAGE - 8);
 }
 
+/* Populated private anonymous memory, 2 MB aligned, NULL on failure. */
+static uint8_t *ballast_new(void)
+{
+	size_t align = 2UL << 20, len = BALLAST + align;
+	uint8_t *raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *b;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	b = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+	if (b > raw)
+		munmap(raw, b - raw);
+	munmap(b + BALLAST, raw + len - (b + BALLAST));
+	madvise(b, BALLAST, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < BALLAST; i++)
+		b[i] = (uint8_t)(i / PAGE * 7 + i % 253);
+	return b;
+}
+
+/* Byte offset of the first difference from ballast_new()'s bytes, or -1. */
+static long ballast_diff(const uint8_t *b)
+{
+	for (size_t i = 0; i < BALLAST; i++)
+		if (b[i] != (uint8_t)(i / PAGE * 7 + i % 253))
+			return i;
+	return -1;
+}
+
 struct zapper {
 	uint8_t *map;
 	_Atomic int *stop;
@@ -143,11 +184,13 @@ FIXTURE(dirtycow) {
 	char pc_max[32], pc_mode[32], sample[32];
 	uint8_t *map;	/* PROT_READ, MAP_PRIVATE of the read-only file */
 	_Atomic int *stop;	/* MAP_SHARED: seen by a forked child too */
+	uint8_t *ballast;	/* ODF variant: anonymous memory the forks share */
 };
 
 FIXTURE_VARIANT(dirtycow) {
 	int precopy_max;	/* vm.cow_precopy_max, 0 = untouched */
 	int log_sample;		/* vm.cow_log_sample, 0 = untouched */
+	int odf;		/* PR_SET_COW_ODF 1 for the test process */
 };
 
 FIXTURE_VARIANT_ADD(dirtycow, features_off) {
@@ -160,11 +203,18 @@ FIXTURE_VARIANT_ADD(dirtycow, precopy64_stat) {
 	.log_sample = 1,
 };
 
+FIXTURE_VARIANT_ADD(dirtycow, odf) {
+	.odf = 1,
+};
+
 FIXTURE_SETUP(dirtycow)
 {
 	static uint8_t buf[LEN];
 	int fd;
 
+	/* first: a SKIP from setup leaves nothing behind (no teardown) */
+	if (variant->odf && prctl(PR_GET_COW_ODF, 0, 0, 0, 0) < 0)
+		SKIP(return, "kernel without on-demand fork (PR_GET_COW_ODF)");
 	for (size_t i = 0; i < LEN; i++)
 		buf[i] = orig_byte(i);
 	snprintf(self->path, sizeof(self->path), "/tmp/dirtycow-%d", getpid());
@@ -198,6 +248,11 @@ FIXTURE_SETUP(dirtycow)
 		snprintf(v, sizeof(v), "%d", variant->log_sample);
 		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_log_sample", v));
 	}
+	if (variant->odf) {
+		self->ballast = ballast_new();
+		ASSERT_NE(NULL, self->ballast);
+		ASSERT_EQ(0, prctl(PR_SET_COW_ODF, 1, 0, 0, 0));
+	}
 }
 
 FIXTURE_TEARDOWN(dirtycow)
@@ -214,6 +269,14 @@ FIXTURE_TEARDOWN(dirtycow)
 	if (self->map && self->map != MAP_FAILED)
 		munmap(self->map, LEN);
 	unlink(self->path);
+	if (variant->odf) {
+		prctl(PR_SET_COW_ODF, 0, 0, 0, 0);
+		if (self->ballast) {
+			EXPECT_EQ(-1, ballast_diff(self->ballast))
+				TH_LOG("ODF: the test process's anonymous memory changed");
+			munmap(self->ballast, BALLAST);
+		}
+	}
 }
 
 /* The file, a fresh mapping of it and our own private mapping's view. */

@@ -19,8 +19,10 @@
  * Variants run with every cowlab feature off and with COW pre-copy at its
  * largest window in each mode (0 read-only, 1 adaptive, 2 writable), with
  * the THP COW policy copy and adaptive (vm.cow_thp_policy), and with
- * whole-mTHP COW (vm.cow_mthp_copy, 64 KiB mTHP "always"), with THP
- * "always" during the run. TORTURE_SEEDS and TORTURE_STEPS (environment)
+ * whole-mTHP COW (vm.cow_mthp_copy, 64 KiB mTHP "always"), and with
+ * on-demand fork (page tables shared at fork: every process of the tree
+ * opted in with PR_SET_COW_ODF, or vm.cow_odf=1; cow_odf_shared must grow),
+ * with THP "always" during the run. TORTURE_SEEDS and TORTURE_STEPS (environment)
  * make longer runs; TORTURE_DURATION=S runs seeds for S seconds in all.
  */
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -41,6 +44,10 @@
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
+#endif
+#ifndef PR_SET_COW_ODF
+#define PR_SET_COW_ODF 0x434f5752
+#define PR_GET_COW_ODF 0x434f5753
 #endif
 
 #define PG 4096UL
@@ -66,6 +73,7 @@ static unsigned long seed_now;
 static int step_now;
 static const char *op_now = "start";
 static int *nproc;			/* MAP_SHARED: [0] processes, [1] mdup()s, [2] mdup()s back */
+static int odf_optin;			/* every process of the tree: PR_SET_COW_ODF 1 */
 
 static uint64_t rnd(void)
 {
@@ -167,6 +175,15 @@ static void op(const char *name)
 	op_now = name;
 }
 
+/* on-demand fork, per process (the setting is not inherited) */
+static void odf_opt_in(void)
+{
+	if (odf_optin && prctl(PR_SET_COW_ODF, 1, 0, 0, 0)) {
+		op("PR_SET_COW_ODF");
+		die(9);
+	}
+}
+
 /* one random operation on a random range of the region */
 static void step(int depth)
 {
@@ -195,6 +212,7 @@ static void step(int depth)
 		if (!pid) {
 			me = me * 16 + (uint32_t)(rnd() % 15) + 1;
 			rng ^= me;
+			odf_opt_in();
 			run_steps(10 + rnd() % 40, depth + 1);
 			_exit(0);
 		}
@@ -341,6 +359,7 @@ static int torture_seed(unsigned long seed, int steps)
 		rng = seed;
 		me = 1;
 		*nproc = 1;
+		odf_opt_in();
 		for (long i = 0; i < NPAGES; i++)
 			stamp_page(i, 1);
 		run_steps(steps, 0);
@@ -357,12 +376,17 @@ static int torture_seed(unsigned long seed, int steps)
 
 FIXTURE(torture) {
 	char max[16], mode[16], thp[128], policy[16], mcopy[16], m64[128];
-	int have_precopy, have_thp, have_policy, have_m64;
+	char odf[16];
+	int have_precopy, have_thp, have_policy, have_m64, have_odf;
 };
 
-/* thp_policy: vm.cow_thp_policy; mthp_copy: vm.cow_mthp_copy with 64K mTHP */
+/*
+ * thp_policy: vm.cow_thp_policy; mthp_copy: vm.cow_mthp_copy with 64K mTHP;
+ * odf: on-demand fork, 1 every process of the tree opted in with
+ * PR_SET_COW_ODF, 2 vm.cow_odf=1 (every fork of the system)
+ */
 FIXTURE_VARIANT(torture) {
-	int precopy_max, precopy_mode, thp_policy, mthp_copy;
+	int precopy_max, precopy_mode, thp_policy, mthp_copy, odf;
 };
 
 FIXTURE_VARIANT_ADD(torture, features_off) { .precopy_max = 0 };
@@ -372,7 +396,31 @@ FIXTURE_VARIANT_ADD(torture, precopy64_writable) { .precopy_max = 64, .precopy_m
 FIXTURE_VARIANT_ADD(torture, thp_copy) { .thp_policy = 1 };
 FIXTURE_VARIANT_ADD(torture, thp_adaptive) { .thp_policy = 2 };
 FIXTURE_VARIANT_ADD(torture, mthp_whole) { .mthp_copy = 1 };
-#define NVARIANTS 7
+FIXTURE_VARIANT_ADD(torture, odf_prctl) { .odf = 1 };
+FIXTURE_VARIANT_ADD(torture, odf_all) { .odf = 2 };
+#define NVARIANTS 7	/* without the ODF variants: nvariants() */
+
+/* the ODF variants run (and take a part of TORTURE_DURATION) only with ODF */
+static int nvariants(void)
+{
+	return NVARIANTS + (prctl(PR_GET_COW_ODF, 0, 0, 0, 0) >= 0 ? 2 : 0);
+}
+
+static long vmstat_get(const char *name)
+{
+	char key[64];
+	long val, r = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name)) {
+			r = val;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return r;
+}
 
 /* "always [madvise] never" -> "madvise" */
 static void knob_restore(const char *path, char *saved)
@@ -391,6 +439,16 @@ FIXTURE_SETUP(torture)
 
 	nproc = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, nproc);
+	/* before any knob is set: a SKIP from setup runs no teardown */
+	self->have_odf = !knob_read("/proc/sys/vm/cow_odf", self->odf,
+				    sizeof(self->odf));
+	if (variant->odf == 1 && prctl(PR_GET_COW_ODF, 0, 0, 0, 0) < 0)
+		SKIP(return, "kernel without on-demand fork (PR_GET_COW_ODF)");
+	if (variant->odf == 2 && !self->have_odf)
+		SKIP(return, "kernel without on-demand fork (vm.cow_odf)");
+	odf_optin = variant->odf == 1;
+	if (variant->odf == 2)
+		ASSERT_EQ(0, knob_write("/proc/sys/vm/cow_odf", "1"));
 	self->have_precopy = !knob_read("/proc/sys/vm/cow_precopy_max", self->max, sizeof(self->max)) &&
 			     !knob_read("/proc/sys/vm/cow_precopy_mode", self->mode, sizeof(self->mode));
 	if (variant->precopy_max && !self->have_precopy)
@@ -437,6 +495,8 @@ FIXTURE_TEARDOWN(torture)
 	}
 	if (self->have_m64)
 		knob_restore(MTHP64, self->m64);
+	if (variant->odf == 2 && self->have_odf)
+		knob_write("/proc/sys/vm/cow_odf", self->odf);
 }
 
 TEST_F_TIMEOUT(torture, seeds, 600)
@@ -447,11 +507,19 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 	unsigned long first = e_seed ? strtoul(e_seed, NULL, 0) : 1;
 	int seeds = e_seed ? 1 : e_seeds ? atoi(e_seeds) : 4;
 	int steps = e_steps ? atoi(e_steps) : 60;
-	/* TORTURE_DURATION=S: seeds one after the other for S/NVARIANTS
+	/* TORTURE_DURATION=S: seeds one after the other for S/nvariants()
 	 * seconds per variant, instead of a count
 	 */
-	double dur = e_dur && !e_seed ? atof(e_dur) / NVARIANTS : 0;
+	double dur = e_dur && !e_seed ? atof(e_dur) / nvariants() : 0;
+	static const char *const odf_ctr[] = {
+		"cow_odf_shared", "cow_odf_copied", "cow_odf_reused",
+		"cow_odf_freed", "cow_odf_fallback",
+	};
+	long odf0[5], odf1[5];
 	struct timespec t0, t;
+
+	for (int i = 0; i < 5; i++)
+		odf0[i] = variant->odf ? vmstat_get(odf_ctr[i]) : 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (dur > 0)
@@ -461,7 +529,8 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 		unsigned long seed = first + s + (e_seed ? 0 : 1000UL * variant->precopy_mode +
 						  100000UL * !!variant->precopy_max +
 						  10000UL * variant->thp_policy +
-						  20000UL * variant->mthp_copy);
+						  20000UL * variant->mthp_copy +
+						  40000UL * variant->odf);
 		int rc;
 
 		nproc[1] = nproc[2] = 0;
@@ -475,6 +544,17 @@ TEST_F_TIMEOUT(torture, seeds, 600)
 			break;
 		}
 	}
+	/* a replayed seed need not fork while the range is shareable */
+	if (!variant->odf || e_seed)
+		return;
+	for (int i = 0; i < 5; i++)
+		odf1[i] = vmstat_get(odf_ctr[i]);
+	TH_LOG("on-demand fork: cow_odf_shared +%ld copied +%ld reused +%ld freed +%ld fallback +%ld",
+	       odf1[0] - odf0[0], odf1[1] - odf0[1], odf1[2] - odf0[2],
+	       odf1[3] - odf0[3], odf1[4] - odf0[4]);
+	/* every root fork can share the 4K-only PMD of the region */
+	ASSERT_LT(0, odf1[0] - odf0[0])
+		TH_LOG("no page table shared at any fork: ODF not exercised");
 }
 
 TEST_HARNESS_MAIN
