@@ -3,7 +3,8 @@
 # Knobs: cowlab.seeds=N (default 50), cowlab.steps=N (default 200),
 # cowlab.seed=S (replay one seed), cowlab.duration=SECONDS (seeds until the
 # time is spent, split over the variants, instead of a count). Each of the test's variants (features off,
-# pre-copy modes 0, 1, 2, THP COW policy copy and adaptive, whole-mTHP COW)
+# pre-copy modes 0, 1, 2, THP COW policy copy and adaptive, whole-mTHP COW,
+# on-demand fork by prctl and by vm.cow_odf=1 on kernels that have it)
 # runs every seed; a failure prints its seed.
 if [ ! -x /bin/torture_test ]; then
 	ktap_result skip torture "no /bin/torture_test in this initramfs"
