@@ -28,23 +28,6 @@
 #define KLOG_CLEAR 5
 #define KLOG_SIZE 10
 
-static long vmstat(const char *name)
-{
-	char key[64];
-	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
-}
 
 /* Fork; the child writes one byte to each @step of [p, p + len) and exits. */
 static int child_writes(char *p, size_t len, size_t step)
@@ -127,12 +110,12 @@ FIXTURE_TEARDOWN(cowstat)
 /* Every 4K COW copy counts in cow_copy, sampling on or off. */
 TEST_F(cowstat, cow_copy_counts_every_copy)
 {
-	long before = vmstat("cow_copy");
+	long before = vmstat_get("cow_copy");
 
 	ASSERT_GE(before, 0);
 	ASSERT_EQ(0, child_writes(self->mem, NPAGES * PAGE, PAGE));
 	/* system-wide counter: other processes can only add to it */
-	ASSERT_GE(vmstat("cow_copy") - before, NPAGES);
+	ASSERT_GE(vmstat_get("cow_copy") - before, NPAGES);
 	/* and the parent still sees its own bytes */
 	for (size_t i = 0; i < NPAGES * PAGE; i += PAGE)
 		ASSERT_EQ(1, self->mem[i]);
@@ -150,10 +133,10 @@ TEST_F(cowstat, zero_page_cow_counts)
 	madvise(z, NPAGES * PAGE, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < NPAGES * PAGE; i += PAGE)
 		sink += z[i];
-	before = vmstat("cow_zero");
+	before = vmstat_get("cow_zero");
 	for (size_t i = 0; i < NPAGES * PAGE; i += PAGE)
 		z[i] = 1;
-	ASSERT_GE(vmstat("cow_zero") - before, NPAGES);
+	ASSERT_GE(vmstat_get("cow_zero") - before, NPAGES);
 	munmap(z, NPAGES * PAGE);
 	(void)sink;
 }
@@ -173,11 +156,11 @@ TEST_F(cowstat, thp_split_counts)
 	p = (char *)(((unsigned long)raw + SZ_2M - 1) & ~(SZ_2M - 1));
 	ASSERT_EQ(0, madvise(p, SZ_2M, MADV_HUGEPAGE));
 	memset(p, 1, SZ_2M);
-	if (vmstat("thp_fault_alloc") <= 0)
+	if (vmstat_get("thp_fault_alloc") <= 0)
 		SKIP(munmap(raw, 2 * SZ_2M); return, "no THP was allocated");
-	before = vmstat("cow_thp_split");
+	before = vmstat_get("cow_thp_split");
 	ASSERT_EQ(0, child_writes(p, PAGE, PAGE));
-	ASSERT_GE(vmstat("cow_thp_split") - before, 1);
+	ASSERT_GE(vmstat_get("cow_thp_split") - before, 1);
 	munmap(raw, 2 * SZ_2M);
 }
 
@@ -191,9 +174,9 @@ TEST_F(cowstat, hugetlb_copy_counts)
 	if (p == MAP_FAILED)
 		SKIP(return, "no free 2 MiB hugetlb page");
 	memset(p, 1, SZ_2M);
-	before = vmstat("cow_hugetlb_copy");
+	before = vmstat_get("cow_hugetlb_copy");
 	ASSERT_EQ(0, child_writes(p, PAGE, PAGE));
-	ASSERT_GE(vmstat("cow_hugetlb_copy") - before, 1);
+	ASSERT_GE(vmstat_get("cow_hugetlb_copy") - before, 1);
 	munmap(p, SZ_2M);
 }
 

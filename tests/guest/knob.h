@@ -71,6 +71,45 @@ static inline int sysctl_set(const char *name, int val)
 }
 
 /*
+ * Read /proc/vmstat into a static buffer and return it ("" if unreadable).
+ * Nothing is allocated, so a child that counts its own faults can call it.
+ */
+static inline const char *vmstat_load(void)
+{
+	static char buf[1 << 16];
+	int fd = open("/proc/vmstat", O_RDONLY);
+	ssize_t n, len = 0;
+
+	while (fd >= 0 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	if (fd >= 0)
+		close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The counter @name in a vmstat_load() buffer, or -1 if it has none. */
+static inline long vmstat_field(const char *vs, const char *name)
+{
+	size_t l = strlen(name);
+
+	while (vs && *vs) {
+		if (!strncmp(vs, name, l) && vs[l] == ' ')
+			return strtol(vs + l + 1, NULL, 10);
+		vs = strchr(vs, '\n');
+		if (vs)
+			vs++;
+	}
+	return -1;
+}
+
+/* One /proc/vmstat counter, or -1 if the kernel has none by that name. */
+static inline long vmstat_get(const char *name)
+{
+	return vmstat_field(vmstat_load(), name);
+}
+
+/*
  * Make @cg (under /sys/fs/cgroup) a fresh memory cgroup without swap: NULL,
  * or why it cannot be made (a SKIP reason). The caller rmdir()s it.
  */

@@ -167,44 +167,15 @@ struct odfc {
 	long shared, copied, reused, freed, fallback;
 };
 
-static char vmbuf[1 << 16];
-
-static void vm_load(void)
-{
-	ssize_t n, len = 0;
-	int fd = open("/proc/vmstat", O_RDONLY);
-
-	while (fd >= 0 &&
-	       (n = read(fd, vmbuf + len, sizeof(vmbuf) - 1 - len)) > 0)
-		len += n;
-	if (fd >= 0)
-		close(fd);
-	vmbuf[len] = 0;
-}
-
-static long vm_field(const char *name)
-{
-	size_t l = strlen(name);
-	const char *p = vmbuf;
-
-	while (p && *p) {
-		if (!strncmp(p, name, l) && p[l] == ' ')
-			return strtol(p + l + 1, NULL, 10);
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return -1;
-}
-
 static void odf_read(struct odfc *c)
 {
-	vm_load();
-	c->shared = vm_field("cow_odf_shared");
-	c->copied = vm_field("cow_odf_copied");
-	c->reused = vm_field("cow_odf_reused");
-	c->freed = vm_field("cow_odf_freed");
-	c->fallback = vm_field("cow_odf_fallback");
+	const char *vs = vmstat_load();
+
+	c->shared = vmstat_field(vs, "cow_odf_shared");
+	c->copied = vmstat_field(vs, "cow_odf_copied");
+	c->reused = vmstat_field(vs, "cow_odf_reused");
+	c->freed = vmstat_field(vs, "cow_odf_freed");
+	c->fallback = vmstat_field(vs, "cow_odf_fallback");
 }
 
 static void odf_delta(struct odfc *d, const struct odfc *a,
@@ -233,10 +204,10 @@ static int odf_counters_present(void)
 static int mem_sample(long *anon, long *pt)
 {
 	int exact = !knob_write("/proc/sys/vm/stat_refresh", "1");
+	const char *vs = vmstat_load();
 
-	vm_load();
-	*anon = vm_field("nr_anon_pages");
-	*pt = vm_field("nr_page_table_pages");
+	*anon = vmstat_field(vs, "nr_anon_pages");
+	*pt = vmstat_field(vs, "nr_page_table_pages");
 	return exact;
 }
 
@@ -1879,7 +1850,6 @@ static int elig_main(void *arg)
 
 	if (odf_set(PR_COW_ODF_ALWAYS))
 		CFAIL("PR_SET_COW_ODF: %s", strerror(errno));
-	vm_load();
 	base = fork_base();
 	if (region_new(&r))
 		CFAIL("mmap: %s", strerror(errno));

@@ -88,40 +88,16 @@ struct vmc {
 	long precopy, used, wasted, copy, reuse, ksm;
 };
 
-static char vmbuf[1 << 16];
-
-static long vm_field(const char *name)
-{
-	size_t l = strlen(name);
-	const char *p = vmbuf;
-
-	while (p && *p) {
-		if (!strncmp(p, name, l) && p[l] == ' ')
-			return strtol(p + l + 1, NULL, 10);
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	return -1;
-}
-
 static void vm_read(struct vmc *c)
 {
-	ssize_t n, len = 0;
-	int fd = open("/proc/vmstat", O_RDONLY);
+	const char *vs = vmstat_load();
 
-	while (fd >= 0 &&
-	       (n = read(fd, vmbuf + len, sizeof(vmbuf) - 1 - len)) > 0)
-		len += n;
-	if (fd >= 0)
-		close(fd);
-	vmbuf[len] = 0;
-	c->precopy = vm_field("cow_precopy");
-	c->used = vm_field("cow_precopy_used");
-	c->wasted = vm_field("cow_precopy_wasted");
-	c->copy = vm_field("cow_copy");
-	c->reuse = vm_field("pgreuse");
-	c->ksm = vm_field("cow_ksm");
+	c->precopy = vmstat_field(vs, "cow_precopy");
+	c->used = vmstat_field(vs, "cow_precopy_used");
+	c->wasted = vmstat_field(vs, "cow_precopy_wasted");
+	c->copy = vmstat_field(vs, "cow_copy");
+	c->reuse = vmstat_field(vs, "pgreuse");
+	c->ksm = vmstat_field(vs, "cow_ksm");
 }
 
 static void vm_delta(struct vmc *d, const struct vmc *a, const struct vmc *b)

@@ -406,21 +406,6 @@ static int nvariants(void)
 	return NVARIANTS + (prctl(PR_GET_COW_ODF, 0, 0, 0, 0) >= 0 ? 2 : 0);
 }
 
-static long vmstat_get(const char *name)
-{
-	char key[64];
-	long val, r = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	while (f && fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name)) {
-			r = val;
-			break;
-		}
-	if (f)
-		fclose(f);
-	return r;
-}
 
 /* "always [madvise] never" -> "madvise" */
 static void knob_restore(const char *path, char *saved)
