@@ -26,6 +26,7 @@ usage: scripts/run-guest.sh --plan NAME [options]
                     load and differ between kernels only by the code they run.
                     kvm is opt-in: a probe boot must pass first, otherwise
                     the run falls back to tcg with a message
+  --cpu MODEL       QEMU -cpu for tcg/icount (default max; e.g. max,-erms,-fsrm)
   --append STR      extra kernel command line
   --quiet           no live progress
 Outputs in DIR: console.log (serial 0), stream.txt (serial 1, raw),
@@ -37,7 +38,7 @@ USAGE
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 plan= kernel=$top/build/obj-base/bzImage initrd=$top/build/initramfs.cpio.gz
-out= tmo=900 mem=6144 smp=2 hp="128 2" accel=tcg extra= quiet=0
+out= tmo=900 mem=6144 smp=2 hp="128 2" accel=tcg extra= quiet=0 cpu=${COWLAB_QEMU_CPU:-max}
 sets=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -49,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--timeout) tmo=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--smp) smp=$2; shift ;;
+	--cpu) cpu=$2; shift ;;
 	--hugepages) hp=$2; shift ;;
 	--accel) accel=$2; shift ;;
 	--append) extra=$2; shift ;;
@@ -76,9 +78,9 @@ transparent_hugepage=madvise cowlab.plan=$plan ${sets[*]} $extra"
 cmdline=$(echo $cmdline)
 
 qemu_base() { # $1 accel
-	local acc="-accel tcg,thread=multi -cpu max"
+	local acc="-accel tcg,thread=multi -cpu $cpu"
 	[ "$1" = kvm ] && acc="-accel kvm -cpu host"
-	[ "$1" = icount ] && acc="-accel tcg,thread=single -cpu max -icount shift=0,sleep=off"
+	[ "$1" = icount ] && acc="-accel tcg,thread=single -cpu $cpu -icount shift=0,sleep=off"
 	echo "qemu-system-x86_64 $acc -smp $smp -m $mem -display none -monitor none
 	      -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04
 	      -kernel $kernel -initrd $initrd"
