@@ -143,7 +143,7 @@ declare -A jobs_judge
 guest_start() {
 	local name=$1 judge=$2 kernel=$3 plan=$4
 	shift 4
-	while [ "$(jobs -rp | wc -l)" -ge "$lanes" ]; do wait -n; done
+	while [ "$(running_guests)" -ge "$lanes" ]; do wait -n; done
 	step "guest $name: start ($plan${*:+ $*})"
 	jobs_names+=("$name")
 	jobs_judge[$name]=$judge
@@ -154,6 +154,15 @@ guest_start() {
 		echo $? >"$T/$name.rc"
 		echo "== guest $name: done ($(grep -c '^ok ' "$T/$name/result.ktap" 2>/dev/null) ok, $(grep -c '^not ok ' "$T/$name/result.ktap" 2>/dev/null) not ok; $(($(date +%s) - t0))s)"
 	) &
+	guest_pids+=($!)
+}
+guest_pids=()
+# running_guests: how many guests are still running (a kernel build in the
+# background does not take a lane)
+running_guests() {
+	local n=0 p
+	for p in "${guest_pids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+	echo $n
 }
 
 # guest_judge_all: wait for every guest, then judge each in submission order.
@@ -273,25 +282,45 @@ for feat in $(echo "$features" | tr , ' '); do
 		rest="$rest $feat"
 	fi
 done
+# The debug kernel builds in the background beside the first boot. Up to
+# date (warm: seconds), its long cowlab-tests boot goes next; otherwise (cold:
+# minutes) the base kernel's boots go first and the debug ones after it.
+dpid=
 if [ "$debug" = 1 ]; then
-	must scripts/build-kernel.sh --config debug
+	step "kernel debug: building in the background (log: ${T#"$top"/}/build-debug.log)"
+	scripts/build-kernel.sh --config debug >"$T/build-debug.log" 2>&1 &
+	dpid=$!
+	for _ in $(seq 45); do kill -0 $dpid 2>/dev/null || break; sleep 2; done
+fi
+debug_runs() { # after the debug kernel's build: its two boots
+	local rc
+	[ -n "$dpid" ] || return 0
+	wait $dpid
+	rc=$?
+	dpid=
+	grep -v 'files compiled' "$T/build-debug.log" | tail -n 3
+	if [ $rc != 0 ]; then
+		echo "!! build step failed: scripts/build-kernel.sh --config debug" >&2
+		tail -n 30 "$T/build-debug.log" >&2
+		failures+=("build step failed after $(($(date +%s) - t0))s: scripts/build-kernel.sh --config debug ($T/build-debug.log); no debug boots")
+		failed=$((failed + 1))
+		return 0
+	fi
 	# 3 GB and no 1 GiB pages: kmemleak's scans and the boot are shorter
 	# (the quick list uses 2 MiB hugetlb pages only; --full keeps 6 GB)
 	[ $full = 1 ] || gargs=(--mem 3072 --hugepages "128 0")
 	[ -n "$guest_tests" ] && cowlab_tests cowlab-tests-debug "$B/obj-debug/bzImage"
-	gargs=()
-fi
-for feat in $rest; do
-	selftests "selftests-$feat" "$B/obj-base/bzImage" "$feat" "$only" ${only:+--allow-missing}
-done
-if [ "$debug" = 1 ]; then
 	dbg_only=$DEBUG_ONLY
 	[ $full = 1 ] && dbg_only=
 	[ -n "$only" ] && dbg_only=$only
-	[ $full = 1 ] || gargs=(--mem 3072 --hugepages "128 0")
 	selftests selftests-debug "$B/obj-debug/bzImage" "${all:-off}" "$dbg_only" --allow-missing
 	gargs=()
-fi
+}
+# warm: the debug kernel is there already
+[ -n "$dpid" ] && ! kill -0 $dpid 2>/dev/null && debug_runs
+for feat in $rest; do
+	selftests "selftests-$feat" "$B/obj-base/bzImage" "$feat" "$only" ${only:+--allow-missing}
+done
 # the [variant] sets that name their selftests: one boot each, only those
 [ -n "$only" ] && listed=
 for set in $(echo "$listed" | tr , ' '); do
@@ -299,5 +328,7 @@ for set in $(echo "$listed" | tr , ' '); do
 		"$(sed -n 's/^# selftests: //p' "$top/guest/features/$set.conf" | tr ' ' ,)" --allow-missing
 done
 [ -n "$guest_tests" ] && cowlab_tests cowlab-tests-base "$B/obj-base/bzImage"
+# cold: the debug kernel's boots once it is built
+debug_runs
 guest_judge_all
 finish
