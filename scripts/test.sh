@@ -132,8 +132,8 @@ finish() {
 
 # Guest runs go in lanes: up to $lanes QEMU guests at once (COWLAB_LANES,
 # default one per host CPU while memory allows 7 GB per guest). A TCG guest
-# running the mostly single-threaded selftests keeps one host CPU busy, so two
-# lanes on two CPUs halve the wall time. Every run writes its own directory;
+# running the mostly single-threaded selftests keeps one host CPU busy, so
+# two lanes keep both CPUs of a 2-core machine busy. Every run writes its own directory;
 # they are judged afterwards, in submission order, so the KTAP stream and the
 # counts do not depend on which finished first.
 jobs_names=()
@@ -267,12 +267,12 @@ qcpu=${COWLAB_TEST_CPU:-max,-erms,-fsrm}
 sargs=(--smp "${COWLAB_SELFTEST_SMP:-1}")
 step "guests: $lanes at once (COWLAB_LANES), -cpu $qcpu (COWLAB_TEST_CPU), selftests on ${sargs[1]} vCPU (COWLAB_SELFTEST_SMP)"
 
-# Longest first, so that the lanes end together: every feature on (ALL),
-# the cowlab tests on the debug kernel (the longest boot; the kernel builds
-# while ALL runs: cold minutes, warm seconds), every feature off, the single
-# sets (--full), the debug selftests, the [variant] sets that name their
-# selftests, the cowlab tests on base. A run narrowed with --only judges the
-# programs it ran, not the missing ones.
+# Longest first, so that the lanes end together: every feature on (ALL);
+# when the debug kernel is up to date, its cowlab tests (the longest boot)
+# and quick selftests; every feature off; the single sets (--full); the
+# [variant] sets that name their selftests; the cowlab tests on base; when
+# the debug kernel had to be built, its two boots last. A run narrowed with
+# --only judges the programs it ran, not the missing ones.
 gargs=()
 rest=
 for feat in $(echo "$features" | tr , ' '); do
