@@ -9,7 +9,7 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/test.sh [--host-only] [--full] [--no-debug] [--features LIST] [--only TESTS] [--help]
+usage: scripts/test.sh [--host-only] [--full] [--no-debug] [--features LIST] [--only TESTS] [--dry-run] [--help]
 
 Default (make test): on the base kernel, the upstream mm selftests with every
 feature off, then with every feature on at once (ALL: the union of
@@ -26,6 +26,8 @@ a fixed order when all have ended.
   --features LIST  feature sets for the base-kernel selftests (default off,ALL),
                    one boot each
   --only TESTS     comma list of selftest names (guest/selftests.list) to run
+  --dry-run        print the boots, in start order, with their run-guest.sh
+                   arguments ("boot NAME: ..."); build and run nothing
 Environment: COWLAB_DEBUG=0 is --no-debug; COWLAB_LANES=N guests at once
 (default: host CPUs, at most one per 7 GB of available memory);
 COWLAB_TEST_CPU=MODEL the guests' QEMU -cpu (default max,-erms,-fsrm);
@@ -36,7 +38,7 @@ USAGE
 }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-host_only=0 debug=${COWLAB_DEBUG:-1} only= full=0 features=
+host_only=0 debug=${COWLAB_DEBUG:-1} only= full=0 features= dry=0
 # every feature on at once: the union of the feature sets that are not "off"
 # and not marked "[variant]" (an alternative setting of the same knobs)
 all=$(cd "$top/guest/features" && for f in *.conf; do
@@ -59,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--no-debug) debug=0 ;;
 	--features) features=$2; shift ;;
 	--only) only=$2; shift ;;
+	--dry-run) dry=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "test.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -69,6 +72,7 @@ B=$top/build
 T=$B/test
 mkdir -p "$T"
 ktap=$B/test.ktap
+[ $dry = 1 ] && ktap=/dev/null
 echo "KTAP version 1" >"$ktap"
 passed=0 failed=0 nsuite=0
 failures=()
@@ -143,6 +147,15 @@ declare -A jobs_judge
 guest_start() {
 	local name=$1 judge=$2 kernel=$3 plan=$4
 	shift 4
+	if [ -n "${jobs_judge[$name]:-}" ]; then
+		echo "test.sh: two boots named $name (one output directory)" >&2
+		exit 2
+	fi
+	jobs_judge[$name]=$judge
+	if [ $dry = 1 ]; then
+		echo "boot $name: --plan $plan --kernel ${kernel#"$top"/} --cpu $qcpu $*"
+		return 0
+	fi
 	while [ "$(running_guests)" -ge "$lanes" ]; do wait -n; done
 	step "guest $name: start ($plan${*:+ $*})"
 	jobs_names+=("$name")
@@ -191,26 +204,31 @@ cd "$top"
 echo "== $(nproc) CPUs, $(free -m | awk '/^Mem:/ {print $2 " MB memory, " $7 " MB available"}'), $(df -Pm "$top" | awk 'NR == 2 {print $4 " MB free on " $6}')"
 avail=$(df -Pm "$top" | awk 'NR == 2 {print $4}')
 [ "${avail:-0}" -lt 6000 ] && echo "!! less than 6 GB free under $top: the kernel tree and two builds need about 4 GB" >&2
-must scripts/deps.sh
-must scripts/tree.sh
+if [ $dry = 0 ]; then
+	must scripts/deps.sh
+	must scripts/tree.sh
 
-step "host unit tests"
-must make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests"
-suite host-bench make -s -C userspace-bench test KSFT_DIR="$B/linux/tools/testing/selftests"
-suite host-report /usr/bin/python3 tests/host/test_report.py
-suite host-scripts tests/host/test_scripts.sh
-suite host-kvsnap tests/host/kvsnap_test.sh
-suite host-hugecow tests/host/hugecow_test.sh
-[ $host_only = 1 ] && finish
+	step "host unit tests"
+	must make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests"
+	suite host-bench make -s -C userspace-bench test KSFT_DIR="$B/linux/tools/testing/selftests"
+	suite host-report /usr/bin/python3 tests/host/test_report.py
+	suite host-scripts tests/host/test_scripts.sh
+	suite host-kvsnap tests/host/kvsnap_test.sh
+	suite host-hugecow tests/host/hugecow_test.sh
+	[ $host_only = 1 ] && finish
 
-must scripts/build-kernel.sh --config base
-must scripts/build-selftests.sh
-guest_tests=
-if [ -f tests/guest/Makefile ]; then
-	must make -s -C tests/guest KSFT_DIR="$B/linux/tools/testing/selftests" OUT="$B/guest-tests"
-	guest_tests=$B/guest-tests
+	must scripts/build-kernel.sh --config base
+	must scripts/build-selftests.sh
+	guest_tests=
+	if [ -f tests/guest/Makefile ]; then
+		must make -s -C tests/guest KSFT_DIR="$B/linux/tools/testing/selftests" OUT="$B/guest-tests"
+		guest_tests=$B/guest-tests
+	fi
+	must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" ${guest_tests:+--bin "$guest_tests"}
+else
+	guest_tests=
+	[ -f tests/guest/Makefile ] && guest_tests=$B/guest-tests
 fi
-must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" ${guest_tests:+--bin "$guest_tests"}
 
 if [ -z "$features" ]; then
 	features=off${all:+,$all}
@@ -286,7 +304,9 @@ done
 # date (warm: seconds), its long cowlab-tests boot goes next; otherwise (cold:
 # minutes) the base kernel's boots go first and the debug ones after it.
 dpid=
-if [ "$debug" = 1 ]; then
+if [ "$debug" = 1 ] && [ $dry = 1 ]; then
+	dpid=dry # as if the debug kernel were up to date
+elif [ "$debug" = 1 ]; then
 	step "kernel debug: building in the background (log: ${T#"$top"/}/build-debug.log)"
 	scripts/build-kernel.sh --config debug >"$T/build-debug.log" 2>&1 &
 	dpid=$!
@@ -295,10 +315,13 @@ fi
 debug_runs() { # after the debug kernel's build: its two boots
 	local rc
 	[ -n "$dpid" ] || return 0
-	wait $dpid
-	rc=$?
+	rc=0
+	if [ "$dpid" != dry ]; then
+		wait "$dpid"
+		rc=$?
+		grep -v 'files compiled' "$T/build-debug.log" | tail -n 3
+	fi
 	dpid=
-	grep -v 'files compiled' "$T/build-debug.log" | tail -n 3
 	if [ $rc != 0 ]; then
 		echo "!! build step failed: scripts/build-kernel.sh --config debug" >&2
 		tail -n 30 "$T/build-debug.log" >&2
@@ -317,18 +340,21 @@ debug_runs() { # after the debug kernel's build: its two boots
 	gargs=()
 }
 # warm: the debug kernel is there already
-[ -n "$dpid" ] && ! kill -0 $dpid 2>/dev/null && debug_runs
+[ -n "$dpid" ] && { [ "$dpid" = dry ] || ! kill -0 "$dpid" 2>/dev/null; } && debug_runs
 for feat in $rest; do
 	selftests "selftests-$feat" "$B/obj-base/bzImage" "$feat" "$only" ${only:+--allow-missing}
 done
 # the [variant] sets that name their selftests: one boot each, only those
 [ -n "$only" ] && listed=
 for set in $(echo "$listed" | tr , ' '); do
+	# --full ran the whole list with it already
+	case " $rest " in *" $set "*) continue ;; esac
 	selftests "selftests-$set" "$B/obj-base/bzImage" "$set" \
 		"$(sed -n 's/^# selftests: //p' "$top/guest/features/$set.conf" | tr ' ' ,)" --allow-missing
 done
 [ -n "$guest_tests" ] && cowlab_tests cowlab-tests-base "$B/obj-base/bzImage"
 # cold: the debug kernel's boots once it is built
 debug_runs
+[ $dry = 1 ] && exit 0
 guest_judge_all
 finish

@@ -95,5 +95,17 @@ seq 1 20000 | sed 's/^/cow_stat: seq=/' >"$tmp/big.txt"
 "$top/scripts/stream-split.sh" "$tmp/gz.stream" "$tmp/o3"
 t "stream-split decodes a gzip+base64 frame" cmp -s "$tmp/big.txt" "$tmp/o3/big.txt"
 t "stream-split keeps gzip+base64 payload out of the KTAP" [ "$(grep -c . "$tmp/o3/result.ktap")" = 2 ]
+# test.sh --dry-run: the boots make test starts, in order, with their arguments
+dry() { env -u COWLAB_TEST_CPU -u COWLAB_SELFTEST_SMP -u COWLAB_LANES COWLAB_DEBUG=1 "$top/scripts/test.sh" --dry-run "$@" | grep '^boot '; }
+dry >"$tmp/dry"
+dry --full >"$tmp/dryfull"
+dry --no-debug >"$tmp/drynodbg"
+t "test.sh --dry-run: every feature on boots first" bash -c "head -n 1 '$tmp/dry' | grep -q '^boot selftests-all: .*features=mthp-copy+odf+precopy'"
+t "test.sh --dry-run: off, thp-copy, cowlab tests on base and debug, debug selftests" bash -c "[ \"\$(cut -d: -f1 '$tmp/dry' | sort | tr '\n' ' ')\" = 'boot cowlab-tests-base boot cowlab-tests-debug boot selftests-all boot selftests-debug boot selftests-off boot selftests-thp-copy ' ]"
+t "test.sh --dry-run: every selftests boot on one vCPU, no cowlab-tests boot" bash -c "! grep 'plan selftests' '$tmp/dry' | grep -v -- '--smp 1' | grep -q . && ! grep 'plan cowlab-tests' '$tmp/dry' | grep -q -- '--smp'"
+t "test.sh --dry-run: debug boots get 3 GB without 1 GiB pages, base boots the default" bash -c "[ \"\$(grep -c 'obj-debug.*--mem 3072 --hugepages 128 0' '$tmp/dry')\" = 2 ] && ! grep obj-base '$tmp/dry' | grep -q -- --mem"
+t "test.sh --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 6 ]"
+t "test.sh --dry-run --full: names unique, debug boots with default memory, full debug list" bash -c "[ -z \"\$(cut -d: -f1 '$tmp/dryfull' | sort | uniq -d)\" ] && ! grep -q -- '--mem' '$tmp/dryfull' && grep '^boot selftests-debug' '$tmp/dryfull' | grep -vq 'only='"
+t "test.sh --dry-run --no-debug: no debug kernel boot" bash -c "[ -s '$tmp/drynodbg' ] && ! grep -q obj-debug '$tmp/drynodbg'"
 echo "1..$n"
 exit $bad
