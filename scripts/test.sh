@@ -159,7 +159,6 @@ guest_start() {
 	while [ "$(running_guests)" -ge "$lanes" ]; do wait -n; done
 	step "guest $name: start ($plan${*:+ $*})"
 	jobs_names+=("$name")
-	jobs_judge[$name]=$judge
 	rm -f "$T/$name.rc"
 	(
 		scripts/run-guest.sh --plan "$plan" --kernel "$kernel" --initrd "$T/initramfs.cpio.gz" --out "$T/$name" \
