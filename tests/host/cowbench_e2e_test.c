@@ -19,20 +19,6 @@
 
 #include "cowbench_run.h"
 
-static double num(const struct jval *o, const char *k)
-{
-	const struct jval *v = jget(o, k);
-
-	return v && v->t == J_NUM ? v->num : -1;
-}
-
-static const char *str(const struct jval *o, const char *k)
-{
-	const struct jval *v = jget(o, k);
-
-	return v && v->t == J_STR ? v->str : "";
-}
-
 /* the fields docs/formats.md §4 and the README promise on a result line */
 static const char *const num_fields[] = {
 	"size",
@@ -84,24 +70,24 @@ static int check_json(struct __test_metadata *_metadata, const struct expect *e)
 		if (!o)
 			return -1;
 		EXPECT_EQ(J_OBJ, o->t);
-		EXPECT_STREQ("cowbench", str(o, "bench"));
-		EXPECT_STREQ(e->page, str(o, "page"));
-		EXPECT_STREQ(e->who, str(o, "who"));
-		EXPECT_STREQ(e->pattern, str(o, "pattern"));
-		if (!strcmp(str(o, "type"), "summary")) {
+		EXPECT_STREQ("cowbench", jstr(o, "bench"));
+		EXPECT_STREQ(e->page, jstr(o, "page"));
+		EXPECT_STREQ(e->who, jstr(o, "who"));
+		EXPECT_STREQ(e->pattern, jstr(o, "pattern"));
+		if (!strcmp(jstr(o, "type"), "summary")) {
 			summaries++;
-			EXPECT_EQ(e->reps, num(o, "reps"));
-			EXPECT_EQ(e->writes * e->reps, num(o, "writes"));
+			EXPECT_EQ(e->reps, jnum(o, "reps"));
+			EXPECT_EQ(e->writes * e->reps, jnum(o, "writes"));
 			json_free(o);
 			continue;
 		}
-		EXPECT_STREQ("result", str(o, "type"));
+		EXPECT_STREQ("result", jstr(o, "type"));
 		results++;
 		for (i = 0; i < sizeof(num_fields) / sizeof(num_fields[0]);
 		     i++) {
 			const char *f = num_fields[i] ? num_fields[i] : "?";
 
-			EXPECT_LE(0, num(o, f))
+			EXPECT_LE(0, jnum(o, f))
 			TH_LOG("field %s missing or not a number", f);
 		}
 		for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]);
@@ -111,30 +97,30 @@ static int check_json(struct __test_metadata *_metadata, const struct expect *e)
 			EXPECT_NE(NULL, jget(o, f))
 			TH_LOG("field %s missing", f);
 		}
-		EXPECT_EQ(e->writes, num(o, "writes"));
-		EXPECT_LE(num(o, "writes"), num(o, "pages"));
+		EXPECT_EQ(e->writes, jnum(o, "writes"));
+		EXPECT_LE(jnum(o, "writes"), jnum(o, "pages"));
 		if (e->cow) {
 			/* COW happened: one fault per page written */
-			EXPECT_GE(num(o, "faults"), num(o, "writes"));
-			EXPECT_GE(num(o, "minflt"), num(o, "writes"));
+			EXPECT_GE(jnum(o, "faults"), jnum(o, "writes"));
+			EXPECT_GE(jnum(o, "minflt"), jnum(o, "writes"));
 			/* and the measuring added (almost) none of its own */
-			EXPECT_LE(num(o, "faults"), num(o, "writes") + 2);
+			EXPECT_LE(jnum(o, "faults"), jnum(o, "writes") + 2);
 		}
 		v = jget(o, "page_ok");
 		EXPECT_TRUE(v && v->t == J_BOOL && v->b)
-		TH_LOG("page_ok: %s", str(o, "page_info"));
+		TH_LOG("page_ok: %s", jstr(o, "page_info"));
 		v = jget(o, "verify");
 		if (e->verify) {
 			EXPECT_TRUE(v && v->t == J_BOOL && v->b);
 		} else {
 			EXPECT_TRUE(v && v->t == J_NULL);
 		}
-		EXPECT_LE(num(o, "min_ns"), num(o, "p50_ns"));
-		EXPECT_LE(num(o, "p50_ns"), num(o, "p90_ns"));
-		EXPECT_LE(num(o, "p90_ns"), num(o, "p99_ns"));
-		EXPECT_LE(num(o, "p99_ns"), num(o, "p999_ns"));
-		EXPECT_LE(num(o, "p999_ns"), num(o, "max_ns"));
-		EXPECT_GT(num(o, "wall_ns"), 0);
+		EXPECT_LE(jnum(o, "min_ns"), jnum(o, "p50_ns"));
+		EXPECT_LE(jnum(o, "p50_ns"), jnum(o, "p90_ns"));
+		EXPECT_LE(jnum(o, "p90_ns"), jnum(o, "p99_ns"));
+		EXPECT_LE(jnum(o, "p99_ns"), jnum(o, "p999_ns"));
+		EXPECT_LE(jnum(o, "p999_ns"), jnum(o, "max_ns"));
+		EXPECT_GT(jnum(o, "wall_ns"), 0);
 		/* hist: [[lo, count], ..], ascending, counts add up to writes */
 		h = jget(o, "hist");
 		ASSERT_NE(NULL, h);
@@ -148,7 +134,7 @@ static int check_json(struct __test_metadata *_metadata, const struct expect *e)
 			prev = p->items[0]->num;
 			sum += p->items[1]->num;
 		}
-		EXPECT_EQ(num(o, "writes"), sum);
+		EXPECT_EQ(jnum(o, "writes"), sum);
 		/* vmstat: an object of numbers; pgfault counts our faults */
 		vm = jget(o, "vmstat");
 		ASSERT_NE(NULL, vm);
@@ -156,10 +142,10 @@ static int check_json(struct __test_metadata *_metadata, const struct expect *e)
 		for (i = 0; i < vm->n; i++)
 			EXPECT_EQ(J_NUM, vm->items[i]->t);
 		if (e->cow && jget(vm, "pgfault")) {
-			EXPECT_GE(num(vm, "pgfault"), num(o, "writes"));
+			EXPECT_GE(jnum(vm, "pgfault"), jnum(o, "writes"));
 		}
 		if (e->sides == 1) {
-			EXPECT_STREQ(e->side0, str(o, "side"));
+			EXPECT_STREQ(e->side0, jstr(o, "side"));
 		}
 		json_free(o);
 	}
@@ -297,7 +283,7 @@ TEST(unavailable_kind_skips)
 	o = json_parse(R.out, NULL);
 	ASSERT_NE(NULL, o);
 	ASSERT_NE(NULL, jget(o, "skipped"));
-	EXPECT_STREQ("mthp-4096k", str(o, "page"));
+	EXPECT_STREQ("mthp-4096k", jstr(o, "page"));
 	json_free(o);
 }
 

@@ -31,20 +31,6 @@ static char err[256];
 		ASSERT_EQ(0, R.status) TH_LOG("stderr: %s", R.err); \
 	} while (0)
 
-static double num(const struct jval *o, const char *k)
-{
-	const struct jval *v = jget(o, k);
-
-	return v && v->t == J_NUM ? v->num : -1;
-}
-
-static const char *str(const struct jval *o, const char *k)
-{
-	const struct jval *v = jget(o, k);
-
-	return v && v->t == J_STR ? v->str : "";
-}
-
 static bool is(const struct jval *o, const char *k, enum jtype t)
 {
 	const struct jval *v = jget(o, k);
@@ -96,22 +82,22 @@ static void check_json(struct __test_metadata *_metadata,
 		const struct jval *h, *v;
 		double sum = 0;
 
-		EXPECT_STREQ("fork", str(o, "scenario"));
-		EXPECT_STREQ("child", str(o, "who"));
-		EXPECT_STREQ(e->child, str(o, "child"));
-		EXPECT_STREQ(e->odf, str(o, "odf"));
+		EXPECT_STREQ("fork", jstr(o, "scenario"));
+		EXPECT_STREQ("child", jstr(o, "who"));
+		EXPECT_STREQ(e->child, jstr(o, "child"));
+		EXPECT_STREQ(e->odf, jstr(o, "odf"));
 		EXPECT_TRUE(is(o, "odf_supported", J_BOOL));
 		EXPECT_EQ(odf_in_kernel(), jget(o, "odf_supported")->b);
 		EXPECT_TRUE(is(o, "page_times", J_BOOL));
 		EXPECT_EQ(e->page_times, jget(o, "page_times")->b);
 		if (!strcmp(e->child, "exec")) {
-			EXPECT_STREQ("/bin/true", str(o, "exec"));
+			EXPECT_STREQ("/bin/true", jstr(o, "exec"));
 		} else {
 			EXPECT_TRUE(is(o, "exec", J_NULL));
 		}
-		if (!strcmp(str(o, "type"), "summary")) {
+		if (!strcmp(jstr(o, "type"), "summary")) {
 			summaries++;
-			EXPECT_EQ(e->reps, num(o, "reps"));
+			EXPECT_EQ(e->reps, jnum(o, "reps"));
 			v = jget(o, "fork_ns_reps");
 			ASSERT_TRUE(v && v->t == J_ARR && v->n == 3);
 			EXPECT_LE(v->items[0]->num, v->items[1]->num);
@@ -125,32 +111,32 @@ static void check_json(struct __test_metadata *_metadata,
 			json_free(o);
 			continue;
 		}
-		EXPECT_STREQ("result", str(o, "type"));
+		EXPECT_STREQ("result", jstr(o, "type"));
 		results++;
 		for (k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
 			const char *f = nums[k] ? nums[k] : "?";
 
-			EXPECT_LE(0, num(o, f)) TH_LOG("%s missing", f);
+			EXPECT_LE(0, jnum(o, f)) TH_LOG("%s missing", f);
 		}
-		EXPECT_GT(num(o, "fork_ns"), 0);
-		EXPECT_GT(num(o, "total_ns"), 0);
-		EXPECT_GE(num(o, "total_raw_ns"), num(o, "total_ns"));
-		EXPECT_EQ(num(o, "total_raw_ns"),
-			  num(o, "total_ns") + num(o, "child_overhead_ns"));
+		EXPECT_GT(jnum(o, "fork_ns"), 0);
+		EXPECT_GT(jnum(o, "total_ns"), 0);
+		EXPECT_GE(jnum(o, "total_raw_ns"), jnum(o, "total_ns"));
+		EXPECT_EQ(jnum(o, "total_raw_ns"),
+			  jnum(o, "total_ns") + jnum(o, "child_overhead_ns"));
 		/* the child maps at least the region's tables at fork */
-		EXPECT_GE(num(o, "child_vmpte_fork_kb"), 4);
-		EXPECT_EQ(e->writes, num(o, "writes"));
+		EXPECT_GE(jnum(o, "child_vmpte_fork_kb"), 4);
+		EXPECT_EQ(e->writes, jnum(o, "writes"));
 		if (e->writes) {
-			EXPECT_GE(num(o, "child_vmpte_write_kb"), 4);
+			EXPECT_GE(jnum(o, "child_vmpte_write_kb"), 4);
 			EXPECT_TRUE(is(o, "sys_pt_kb_write", J_NUM) ||
 				    is(o, "sys_pt_kb_write", J_NULL));
 			/* COW happened: a fault per write */
-			EXPECT_GE(num(o, "faults"), e->writes);
-			EXPECT_GT(num(o, "wall_ns"), 0);
+			EXPECT_GE(jnum(o, "faults"), e->writes);
+			EXPECT_GT(jnum(o, "wall_ns"), 0);
 		} else {
 			EXPECT_TRUE(is(o, "child_vmpte_write_kb", J_NULL));
 			EXPECT_TRUE(is(o, "sys_pt_kb_write", J_NULL));
-			EXPECT_EQ(0, num(o, "wall_ns"));
+			EXPECT_EQ(0, jnum(o, "wall_ns"));
 		}
 		EXPECT_TRUE(is(o, "sys_pt_kb_before", J_NUM) ||
 			    is(o, "sys_pt_kb_before", J_NULL));
@@ -169,7 +155,7 @@ static void check_json(struct __test_metadata *_metadata,
 		}
 		v = jget(o, "page_ok");
 		EXPECT_TRUE(v && v->t == J_BOOL && v->b)
-		TH_LOG("page_ok: %s", str(o, "page_info"));
+		TH_LOG("page_ok: %s", jstr(o, "page_info"));
 		h = jget(o, "hist");
 		ASSERT_TRUE(h && h->t == J_ARR);
 		for (k = 0; k < h->n; k++)
@@ -291,7 +277,7 @@ TEST(odf_on)
 		check_json(_metadata, &e);
 		o = line_n(0);
 		ASSERT_NE(NULL, o);
-		EXPECT_EQ(1, num(o, "odf_prctl"));
+		EXPECT_EQ(1, jnum(o, "odf_prctl"));
 		json_free(o);
 		return;
 	}
@@ -303,8 +289,8 @@ TEST(odf_on)
 	TH_LOG("%s", R.err);
 	o = json_parse(R.out, NULL);
 	ASSERT_NE(NULL, o);
-	EXPECT_NE(NULL, strstr(str(o, "skipped"), "PR_SET_COW_ODF"));
-	EXPECT_STREQ("on", str(o, "odf"));
+	EXPECT_NE(NULL, strstr(jstr(o, "skipped"), "PR_SET_COW_ODF"));
+	EXPECT_STREQ("on", jstr(o, "odf"));
 	EXPECT_TRUE(is(o, "odf_supported", J_BOOL) &&
 		    !jget(o, "odf_supported")->b);
 	json_free(o);

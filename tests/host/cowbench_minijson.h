@@ -304,4 +304,20 @@ static const struct jval *jget(const struct jval *o, const char *key)
 	return NULL;
 }
 
+/* The number under @k of object @o, or -1 when it is missing or not a number. */
+static inline double jnum(const struct jval *o, const char *k)
+{
+	const struct jval *v = jget(o, k);
+
+	return v && v->t == J_NUM ? v->num : -1;
+}
+
+/* The string under @k of object @o, or "" when it is missing or not a string. */
+static inline const char *jstr(const struct jval *o, const char *k)
+{
+	const struct jval *v = jget(o, k);
+
+	return v && v->t == J_STR ? v->str : "";
+}
+
 #endif
