@@ -97,9 +97,14 @@ if [ -s patches/series ] && grep -qv '^\s*\(#\|$\)' patches/series; then
 		rm -f "$log"
 		exit 1
 	fi
-	if grep -q 'with offset\|fuzz' "$log"; then
-		grep -B1 'with offset\|fuzz' "$log" >&2
-		echo "tree.sh: warning: the series applies with offsets to Linux $ver; refresh it" >&2
+	# quilt says "Hunk #2 succeeded at 3337 (offset 7 lines)." (fuzz is
+	# refused above): name each patch that applied with offsets
+	off=$(awk '/^Applying patch /{p=$3} /\(offset -?[0-9]+ lines?\)/{n[p]++}
+		END{for (q in n) printf "%s (%d hunks)\n", q, n[q]}' "$log" | sort)
+	if [ -n "$off" ]; then
+		echo "$off" | sed 's/^/tree.sh: applies with offsets: /' >&2
+		echo "tree.sh: warning: $(echo "$off" | wc -l) patches apply with offsets to Linux $ver;" \
+			"refresh them (README 'Editing a patch')" >&2
 	fi
 	echo ">> quilt: $(quilt applied | wc -l) patches applied to Linux $ver"
 	rm -f "$log"

@@ -55,10 +55,11 @@
  */
 
 #include <linux/cow_odf.h>
-#include <linux/hash.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/sched/signal.h>
+#include <linux/wait_bit.h>
 #include <linux/prctl.h>
 #include <linux/sched/coredump.h>
 #include <linux/sysctl.h>
@@ -76,15 +77,29 @@ static DEFINE_MUTEX(cow_odf_key_mutex);
 
 /*
  * Unsharing allocates and copies with sleeping locks dropped and retaken
- * (copy_pte_range()), so the threads of one mm serialize on a mutex hashed
- * from the mm; a collision only makes two mms wait for each other.
+ * (copy_pte_range()), so the threads of one mm serialize on a bit lock in
+ * the mm's own flags: no mm ever waits on a lock another mm holds (the OOM
+ * reaper and exit must not sleep behind an unrelated process that is
+ * allocating). Not in MMF_INIT_MASK: a child starts unlocked.
  */
-#define COW_ODF_LOCK_BITS 6
-static struct mutex cow_odf_locks[1 << COW_ODF_LOCK_BITS];
+#define MMF_COW_ODF_LOCK	34
+static_assert(!(BIT(MMF_COW_ODF_LOCK) &
+		(MMF_INIT_MASK | BIT(MMF_COW_ODF_ALWAYS) |
+		 BIT(MMF_COW_ODF_NEVER))));
 
-static struct mutex *cow_odf_lock(struct mm_struct *mm)
+static void cow_odf_lock(struct mm_struct *mm)
 {
-	return &cow_odf_locks[hash_ptr(mm, COW_ODF_LOCK_BITS)];
+	wait_on_bit_lock(&mm->flags, MMF_COW_ODF_LOCK, TASK_UNINTERRUPTIBLE);
+}
+
+static bool cow_odf_trylock(struct mm_struct *mm)
+{
+	return !test_and_set_bit_lock(MMF_COW_ODF_LOCK, &mm->flags);
+}
+
+static void cow_odf_unlock(struct mm_struct *mm)
+{
+	clear_and_wake_up_bit(MMF_COW_ODF_LOCK, &mm->flags);
 }
 
 static pmd_t cow_odf_pmd_wrprotect(pmd_t pmd)
@@ -346,7 +361,8 @@ static int cow_odf_copy(struct vm_area_struct *vma, pmd_t *spmd, pmd_t *pmd,
 
 /*
  * Undo a copy that was never installed: drop the rmap and reference of each
- * page in the table *@spmd points to, then free the table.
+ * page in the table *@spmd points to, clear every entry (page_table_check
+ * counts what set_pte_at() installed), then free the table.
  */
 static void cow_odf_discard(struct vm_area_struct *vma, pmd_t *spmd,
 			    unsigned long start)
@@ -368,6 +384,7 @@ static void cow_odf_discard(struct vm_area_struct *vma, pmd_t *spmd,
 
 		if (pte_none(ptent))
 			continue;
+		ptep_clear(mm, addr, pte);
 		if (WARN_ON_ONCE(!pte_present(ptent)))
 			continue;
 		if (addr < v->vm_start || addr >= v->vm_end)
@@ -448,12 +465,11 @@ int cow_odf_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long start = addr & PMD_MASK;
-	struct mutex *lock = cow_odf_lock(mm);
 	struct mmu_notifier_range range;
 	pmd_t *scratch, *spmd;
 	int ret = 0;
 
-	mutex_lock(lock);
+	cow_odf_lock(mm);
 	if (!cow_odf_pmd_val_shared(pmdp_get_lockless(pmd)) ||
 	    cow_odf_reuse(mm, pmd, start))
 		goto out;
@@ -476,7 +492,7 @@ int cow_odf_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 	/*
 	 * Like fork, write-protect PTEs inside write_protect_seq, so that
 	 * GUP-fast cannot pin a page the copy is sharing. Writers serialize
-	 * on the mmap lock (fork holds it for writing) and the mutex.
+	 * on the mmap lock (fork holds it for writing) and the mm's lock.
 	 */
 	raw_write_seqcount_begin(&mm->write_protect_seq);
 	ret = cow_odf_copy(vma, spmd, pmd, start);
@@ -488,7 +504,7 @@ int cow_odf_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 	mmu_notifier_invalidate_range_end(&range);
 	pmd_free(mm, scratch);
 out:
-	mutex_unlock(lock);
+	cow_odf_unlock(mm);
 	return ret;
 }
 
@@ -555,17 +571,24 @@ vm_fault_t cow_odf_fault(struct vm_fault *vmf)
 		       VM_FAULT_OOM : 0;
 }
 
-/* Drop this mm's reference to the shared table *@pmd; see cow_odf_zap(). */
-static bool cow_odf_drop(struct mm_struct *mm, pmd_t *pmd,
-			 unsigned long start)
+/*
+ * Drop this mm's reference to the shared table *@pmd (see cow_odf_zap()),
+ * with the mm's cow_odf_lock() held by the caller. Spinlocks only: no memory
+ * is allocated. The last sharer takes the table back (as after a normal
+ * fork: its pages write-protected, not exclusive) and the caller zaps it.
+ *
+ * Return: true if this mm no longer maps the table, false if the caller
+ * must zap its PTEs (taken back, or no longer shared).
+ */
+static bool cow_odf_drop_locked(struct mm_struct *mm, pmd_t *pmd,
+				unsigned long start)
 {
-	struct mutex *lock = cow_odf_lock(mm);
 	unsigned int pages = 0;
 	bool dropped = false;
 	spinlock_t *pml, *ptl;
 	pmd_t pmdval;
 
-	mutex_lock(lock);
+	VM_WARN_ON_ONCE(!test_bit(MMF_COW_ODF_LOCK, &mm->flags));
 	pml = pmd_lock(mm, pmd);
 	pmdval = *pmd;
 	if (cow_odf_pmd_val_shared(pmdval)) {
@@ -574,9 +597,7 @@ static bool cow_odf_drop(struct mm_struct *mm, pmd_t *pmd,
 		ptl = pte_lockptr(mm, pmd);
 		spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
 		if (atomic_read(sharers) <= 1) {
-			atomic_set(sharers, 0);
-			set_pmd(pmd, cow_odf_pmd_mkwrite(pmdval));
-			count_vm_event(COW_ODF_REUSED);
+			cow_odf_take_back(mm, pmd, start);
 		} else {
 			pages = cow_odf_count_pages(pmdval);
 			pmd_clear(pmd);
@@ -588,7 +609,6 @@ static bool cow_odf_drop(struct mm_struct *mm, pmd_t *pmd,
 		spin_unlock(ptl);
 	}
 	spin_unlock(pml);
-	mutex_unlock(lock);
 
 	if (dropped) {
 		mm_dec_nr_ptes(mm);
@@ -596,6 +616,28 @@ static bool cow_odf_drop(struct mm_struct *mm, pmd_t *pmd,
 		count_vm_event(COW_ODF_FREED);
 	}
 	return dropped;
+}
+
+static bool cow_odf_drop(struct mm_struct *mm, pmd_t *pmd,
+			 unsigned long start)
+{
+	bool dropped;
+
+	cow_odf_lock(mm);
+	dropped = cow_odf_drop_locked(mm, pmd, start);
+	cow_odf_unlock(mm);
+	return dropped;
+}
+
+/*
+ * True when no task can use @mm's memory any more except through the
+ * current one, which is being killed: a failed unshare may then drop the
+ * whole table instead of retrying (the process's memory is going away).
+ */
+static bool cow_odf_mm_dying(struct mm_struct *mm)
+{
+	return current->mm == mm && fatal_signal_pending(current) &&
+	       atomic_read(&mm->mm_users) == 1;
 }
 
 /**
@@ -609,22 +651,153 @@ static bool cow_odf_drop(struct mm_struct *mm, pmd_t *pmd,
  * Called by zap_pmd_range() (munmap, exit, MADV_DONTNEED, the OOM reaper).
  * The whole 2 MiB: clear this mm's PMD and drop its reference, without
  * touching a page; the last sharer takes the table back and zaps it
- * normally. Part of it: unshare first, then zap the copy normally.
+ * normally. Part of it (the range holds several VMAs): unshare first, then
+ * zap the copy normally.
+ *
+ * Exit (a full-mm teardown) and the OOM reaper (MMF_UNSTABLE, reaping
+ * another task's mm) never copy: the whole mm is going away, so they drop
+ * the whole table even for part of it, and the other VMAs of the range
+ * find it gone. Nothing there allocates, and the reaper only trylocks (it
+ * skips a table this mm is busy unsharing; exit drops it later).
+ *
+ * munmap, mmap over a mapping and MADV_DONTNEED unshare the tables they
+ * will zap in part before they change anything (cow_odf_unshare_edges()),
+ * where failing is still allowed; so a partial zap of a shared table here
+ * is a caller that did not. Its failed unshare is retried until it
+ * succeeds or the mm is dying (cow_odf_mm_dying()).
  *
  * Return: true if the range is done, false if the caller zaps the PTEs.
  */
 bool cow_odf_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		 pmd_t *pmd, unsigned long addr, unsigned long end)
 {
+	struct mm_struct *mm = vma->vm_mm;
 	unsigned long start = addr & PMD_MASK;
+	bool dropped;
 
-	if (addr == start && end == start + PMD_SIZE)
-		return cow_odf_drop(vma->vm_mm, pmd, start);
+	if (!tlb->fullmm && current->mm != mm &&
+	    test_bit(MMF_UNSTABLE, &mm->flags)) {
+		/* The OOM reaper or process_mrelease(): another task's mm. */
+		if (!cow_odf_trylock(mm))
+			return true;
+		dropped = cow_odf_drop_locked(mm, pmd, start);
+		cow_odf_unlock(mm);
+		return dropped;
+	}
+	if (tlb->fullmm ||
+	    (addr == start && end == start + PMD_SIZE))
+		return cow_odf_drop(mm, pmd, start);
 
 	/* Zapping a shared table would unmap it from every sharer. */
-	while (cow_odf_unshare(vma, pmd, addr))
-		cond_resched();
+	while (cow_odf_unshare(vma, pmd, addr)) {
+		if (cow_odf_mm_dying(mm))
+			return cow_odf_drop(mm, pmd, start);
+		if (fatal_signal_pending(current))
+			/* other users of the mm must leave first */
+			schedule_timeout_uninterruptible(1);
+		else
+			cond_resched();
+	}
 	return false;
+}
+
+/*
+ * The PMD of @addr in @mm, or NULL; *@next is then where the next PMD that
+ * may exist starts (the end of an empty upper-level entry).
+ */
+static pmd_t *cow_odf_pmd_walk(struct mm_struct *mm, unsigned long addr,
+			       unsigned long *next)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	*next = pgd_addr_end(addr, 0);
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	*next = p4d_addr_end(addr, 0);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	*next = pud_addr_end(addr, 0);
+	if (pud_none(*pud) || !pud_present(*pud) || pud_leaf(*pud))
+		return NULL;
+	*next = pmd_addr_end(addr, 0);
+	return pmd_offset(pud, addr);
+}
+
+/**
+ * cow_odf_unshare_range() - Unshare every shared table under a range.
+ * @vma: the VMA; the caller holds the mmap lock.
+ * @start: start of the range, inside @vma.
+ * @end: end of the range, inside @vma.
+ *
+ * For a change that cannot be undone once it started (mprotect() and
+ * UFFDIO_WRITEPROTECT change PTEs after the VMA): take every own copy
+ * first, so that a failure changes nothing. Skips empty upper levels and
+ * reschedules: a huge, mostly empty range costs its page tables, not its
+ * size.
+ *
+ * Return: 0, or -ENOMEM (tables before the failing one are unshared).
+ */
+int cow_odf_unshare_range(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end)
+{
+	unsigned long addr, next;
+	pmd_t *pmd;
+	int ret;
+
+	if (!cow_odf_active() || !vma->anon_vma)
+		return 0;
+	mmap_assert_locked(vma->vm_mm);
+	for (addr = start; addr < end && addr >= start; addr = next) {
+		pmd = cow_odf_pmd_walk(vma->vm_mm, addr, &next);
+		if (pmd && cow_odf_pmd_shared(pmd)) {
+			ret = cow_odf_unshare(vma, pmd, addr);
+			if (ret)
+				return ret;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * cow_odf_unshare_edges() - Unshare the tables a zap of a range cuts.
+ * @vma: the VMA; the caller holds the mmap lock.
+ * @start: start of the range to be zapped, inside @vma.
+ * @end: end of that range, inside @vma.
+ *
+ * A zap of [@start, @end) drops every shared table wholly inside it
+ * without allocating; only the tables holding a @start or @end that is not
+ * 2 MiB-aligned are cut, and must be copied first. munmap (for each VMA it
+ * gathers, whose boundaries are the cuts) and MADV_DONTNEED call this
+ * while they can still fail, so that the zap never has to allocate.
+ *
+ * Return: 0, or -ENOMEM with nothing zapped.
+ */
+int cow_odf_unshare_edges(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end)
+{
+	unsigned long cut[2] = { start, end }, next;
+	pmd_t *pmd;
+	int i, ret;
+
+	if (!cow_odf_active() || !vma->anon_vma)
+		return 0;
+	mmap_assert_locked(vma->vm_mm);
+	for (i = 0; i < 2; i++) {
+		if (!(cut[i] & ~PMD_MASK))
+			continue;
+		pmd = cow_odf_pmd_walk(vma->vm_mm, cut[i], &next);
+		if (!pmd || !cow_odf_pmd_shared(pmd))
+			continue;
+		ret = cow_odf_unshare(vma, pmd, cut[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /**
@@ -706,10 +879,6 @@ static struct ctl_table cow_odf_sysctl_table[] = {
 
 static int __init cow_odf_init(void)
 {
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(cow_odf_locks); i++)
-		mutex_init(&cow_odf_locks[i]);
 	register_sysctl_init("vm", cow_odf_sysctl_table);
 	return 0;
 }

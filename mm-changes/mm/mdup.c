@@ -35,6 +35,7 @@
 #include <linux/security.h>
 #include <linux/syscalls.h>
 #include <linux/userfaultfd_k.h>
+#include <asm/tlb.h>
 #include <asm/tlbflush.h>
 #include <uapi/linux/mdup.h>
 
@@ -45,16 +46,22 @@
  * mdup_supported() - whether mdup() can duplicate a VMA
  * @vma: a VMA of the source range
  *
+ * Only memory with no file behind it: a private mapping of /dev/zero is
+ * anonymous (no vm_ops) but holds a file reference and sits in the file's
+ * i_mmap tree, which a duplicate would have to take and join. Shadow
+ * stacks are left alone, as fork's on-demand sharing leaves them.
+ *
  * Return: 0, or the errno mdup() returns for the VMA: -EINVAL for anything
- * but private anonymous memory (shared, file-backed, hugetlb, PFN/IO maps,
- * stacks that grow), -EBUSY for a VMA registered with userfaultfd.
+ * but private anonymous memory (shared, file-backed, private /dev/zero,
+ * hugetlb, PFN/IO maps, stacks that grow, shadow stacks), -EBUSY for a VMA
+ * registered with userfaultfd.
  */
 static int mdup_supported(struct vm_area_struct *vma)
 {
-	if (!vma_is_anonymous(vma) ||
+	if (!vma_is_anonymous(vma) || vma->vm_file ||
 	    vma->vm_flags & (VM_SHARED | VM_MAYSHARE | VM_HUGETLB | VM_PFNMAP |
 			     VM_MIXEDMAP | VM_IO | VM_DONTEXPAND |
-			     VM_GROWSDOWN | VM_GROWSUP))
+			     VM_GROWSDOWN | VM_GROWSUP | VM_SHADOW_STACK))
 		return -EINVAL;
 	if (userfaultfd_armed(vma))
 		return -EBUSY;
@@ -193,6 +200,30 @@ static int mdup_copy_tables(struct vm_area_struct *dst,
 }
 
 /**
+ * mdup_free_tables() - free the page tables a failed copy allocated
+ * @dst: the destination VMA, not in the VMA tree, its PTEs zapped and its
+ *	anon_vma links dropped (no rmap walk can reach its tables)
+ *
+ * mdup_copy_tables() allocates PTE, PMD and PUD tables for the destination
+ * before its VMA is in the tree; exit's free_pgtables() only frees tables
+ * under VMAs, so a failed copy must free them itself, as unmap_region()
+ * does: up to the neighbouring VMAs, never a table one of them uses.
+ */
+static void mdup_free_tables(struct vm_area_struct *dst)
+{
+	struct mm_struct *mm = dst->vm_mm;
+	struct vm_area_struct *prev, *next;
+	struct mmu_gather tlb;
+
+	next = find_vma_prev(mm, dst->vm_start, &prev);
+	tlb_gather_mmu(&tlb, mm);
+	free_pgd_range(&tlb, dst->vm_start, dst->vm_end,
+		       prev ? prev->vm_end : FIRST_USER_ADDRESS,
+		       next ? next->vm_start : USER_PGTABLES_CEILING);
+	tlb_finish_mmu(&tlb);
+}
+
+/**
  * mdup_one() - duplicate the part [@start, @end) of one source VMA
  * @src: the source VMA
  * @start: start of the piece, inside @src
@@ -204,8 +235,9 @@ static int mdup_copy_tables(struct vm_area_struct *dst,
  * slot in the VMA tree, copies the page tables, flushes the source TLB
  * entries and only then stores the VMA in the tree, which cannot fail
  * any more. A failed copy is undone without allocating: its PTEs are
- * zapped, the anon_vma links and the charges dropped; empty page tables
- * may stay in the unmapped destination, for a later mapping or exit.
+ * zapped, its page tables freed, the anon_vma links and the charges
+ * dropped. The copy is not sealed (mseal() it), so that a later piece's
+ * failure can unmap it again.
  *
  * Return: 0, the piece mapped at @start + @delta; or -ENOMEM, nothing
  * mapped for it.
@@ -231,7 +263,7 @@ static int mdup_one(struct vm_area_struct *src, unsigned long start,
 	dst->vm_start = start + delta;
 	dst->vm_end = end + delta;
 	dst->vm_pgoff = linear_page_index(src, start);
-	vm_flags_clear(dst, VM_LOCKED_MASK);
+	vm_flags_clear(dst, VM_LOCKED_MASK | VM_SEALED);
 	vm_flags_set(dst, VM_SOFTDIRTY);
 	if (vma_dup_policy(src, dst))
 		goto free;
@@ -251,7 +283,10 @@ static int mdup_one(struct vm_area_struct *src, unsigned long start,
 					      dst->vm_end - dst->vm_start,
 					      NULL);
 			vma_iter_free(&vmi);
-			goto unlink_anon;
+			/* rmap must not reach dst once its tables are freed */
+			unlink_anon_vmas(dst);
+			mdup_free_tables(dst);
+			goto put_policy;
 		}
 	}
 

@@ -65,6 +65,10 @@ int cow_odf_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 int cow_odf_unshare_vma(struct vm_area_struct *vma, pmd_t *pmd,
 			unsigned long addr);
 void cow_odf_unshare_addr(struct vm_area_struct *vma, unsigned long addr);
+int cow_odf_unshare_range(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end);
+int cow_odf_unshare_edges(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end);
 vm_fault_t cow_odf_fault(struct vm_fault *vmf);
 bool cow_odf_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		 pmd_t *pmd, unsigned long addr, unsigned long end);
@@ -111,6 +115,18 @@ static inline int cow_odf_unshare_vma(struct vm_area_struct *vma,
 static inline void cow_odf_unshare_addr(struct vm_area_struct *vma,
 					unsigned long addr)
 {
+}
+
+static inline int cow_odf_unshare_range(struct vm_area_struct *vma,
+					unsigned long start, unsigned long end)
+{
+	return 0;
+}
+
+static inline int cow_odf_unshare_edges(struct vm_area_struct *vma,
+					unsigned long start, unsigned long end)
+{
+	return 0;
 }
 
 static inline vm_fault_t cow_odf_fault(struct vm_fault *vmf)
