@@ -33,7 +33,8 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
-#include "../../userspace-bench/mdup.h"
+#include "region.h"
+#include "cowlab.h"
 
 #ifndef __NR_mseal
 #define __NR_mseal 462
@@ -41,11 +42,6 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
-#define PR_SET_COW_ODF 0x434f5752
-#define PR_COW_ODF_ALWAYS 1
-
-#define PG 4096UL
-#define PMD_SZ (2UL << 20)
 #define LEN (2 * PMD_SZ)
 
 enum kind {
@@ -90,56 +86,6 @@ static const struct kind_info kinds[] = {
 	[K_GROWSDOWN] = { "growsdown", EINVAL, EITHER },
 	[K_SPLIT] = { "split_vmas", 0, SHARES(1) }, /* the 1st range is split */
 };
-
-static uint64_t word(unsigned long seed, size_t i)
-{
-	return (seed << 40) ^ (i * 0x9e3779b97f4a7c15ULL);
-}
-
-static void fill(char *p, size_t len, unsigned long seed)
-{
-	for (size_t i = 0; i < len / 8; i++)
-		((uint64_t *)p)[i] = word(seed, i);
-}
-
-/* Index of the first word of @p not from @seed (offset @off), or -1. */
-static long differs(const char *p, size_t off, size_t len, unsigned long seed)
-{
-	for (size_t i = 0; i < len / 8; i++)
-		if (((const uint64_t *)p)[i] != word(seed, off / 8 + i))
-			return i;
-	return -1;
-}
-
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	int n = 0, c;
-
-	if (!f)
-		return -1;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
-static long status_kb(const char *name)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, strlen(name))) {
-			v = atol(line + strlen(name));
-			break;
-		}
-	fclose(f);
-	return v;
-}
 
 /* A 2 MiB-aligned free address with room for @len. */
 static char *aligned_hole(size_t len)
@@ -360,7 +306,7 @@ static int odf_case(enum kind k)
 	int status;
 	pid_t pid;
 
-	if (prctl(PR_SET_COW_ODF, PR_COW_ODF_ALWAYS, 0, 0, 0)) {
+	if (!have_odf()) {
 		fprintf(stderr, "# no on-demand fork\n");
 		return 77;
 	}
@@ -483,15 +429,13 @@ static void run_case(struct __test_metadata *_metadata, int (*fn)(enum kind),
 
 TEST_F(kind, mdup)
 {
-	if (syscall(__NR_mdup, 0, 0, 0, 0) == -1 && errno == ENOSYS)
-		SKIP(return, "kernel has no mdup()");
+	NEED_MDUP();
 	run_case(_metadata, mdup_case, variant->k);
 }
 
 TEST_F(kind, odf)
 {
-	if (vmstat_get("cow_odf_shared") < 0)
-		SKIP(return, "kernel has no on-demand fork");
+	NEED_ODF();
 	run_case(_metadata, odf_case, variant->k);
 }
 

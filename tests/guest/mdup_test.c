@@ -30,8 +30,9 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
+#include "region.h"
+#include "cowlab.h"
 #include "mm/gup_test.h"
-#include "../../userspace-bench/mdup.h"
 #include "../../userspace-bench/procfs.h"
 
 #define PG	4096UL
@@ -40,30 +41,6 @@
 #define PM_PRESENT	(1ULL << 63)
 
 /* ---- helpers ---- */
-
-static int have_mdup(void)
-{
-	return !(syscall(__NR_mdup, 0, 0, 0, 0) == -1 && errno == ENOSYS);
-}
-
-#define NEED_MDUP() \
-	do { \
-		if (!have_mdup()) \
-			SKIP(return, "kernel has no mdup() (ENOSYS)"); \
-	} while (0)
-
-static uint64_t word(unsigned long seed, size_t i)
-{
-	return (seed << 40) ^ (i * 0x9e3779b97f4a7c15ULL);
-}
-
-static void fill(void *p, size_t len, unsigned long seed)
-{
-	uint64_t *w = p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		w[i] = word(seed, i);
-}
 
 /*
  * Offset of the first word of [p, p+len) that is not @seed's for a region
@@ -148,55 +125,6 @@ static long kpagecount(uint64_t f)
 	return c;
 }
 
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	int n = 0, c;
-
-	if (!f)
-		return -1;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
-/* A "Name:  N kB" field of /proc/self/status or /proc/meminfo. */
-static long kb_field(const char *file, const char *name)
-{
-	FILE *f = fopen(file, "r");
-	char line[256];
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, strlen(name))) {
-			v = atol(line + strlen(name));
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* The permission string of the VMA containing @addr ("rw-p"), or "". */
-static void vma_perms(const void *addr, char perms[5])
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long s, e, a = (uintptr_t)addr;
-	char line[512];
-
-	perms[0] = '\0';
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx %4s", &s, &e, perms) == 3 &&
-		    a >= s && a < e)
-			break;
-		else
-			perms[0] = '\0';
-	fclose(f);
-}
 
 static int has_vsyscall(void)
 {

@@ -71,15 +71,9 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
+#include "cowlab.h"
 #include "../../userspace-bench/procfs.h"
 
-#ifndef PR_SET_COW_ODF
-#define PR_SET_COW_ODF 0x434f5752
-#define PR_GET_COW_ODF 0x434f5753
-#define PR_COW_ODF_DEFAULT 0 /* follow vm.cow_odf */
-#define PR_COW_ODF_ALWAYS 1
-#define PR_COW_ODF_NEVER 2
-#endif
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
@@ -1128,7 +1122,7 @@ static const char no_odf[] =
 	"kernel without on-demand fork (PR_GET_COW_ODF: EINVAL)";
 
 /* skip without the feature; with it, the counters must be there */
-#define NEED_ODF()                                                       \
+#define NEED_ODF_COUNTERS()                                                       \
 	do {                                                             \
 		int _s = odf_supported();                                \
 		if (!_s)                                                 \
@@ -1183,7 +1177,7 @@ ODF_OP(nested_fork, OP_FORK);
 
 FIXTURE_SETUP(odf_op)
 {
-	NEED_ODF();
+	NEED_ODF_COUNTERS();
 }
 
 FIXTURE_TEARDOWN(odf_op)
@@ -1215,7 +1209,7 @@ FIXTURE(odf) {
 
 FIXTURE_SETUP(odf)
 {
-	NEED_ODF();
+	NEED_ODF_COUNTERS();
 }
 
 FIXTURE_TEARDOWN(odf)
@@ -1958,7 +1952,7 @@ FIXTURE_VARIANT_ADD(odf_elig, pinned_mm_falls_back) { .kind = E_PINNED };
 
 FIXTURE_SETUP(odf_elig)
 {
-	NEED_ODF();
+	NEED_ODF_COUNTERS();
 }
 
 FIXTURE_TEARDOWN(odf_elig)
@@ -2065,7 +2059,7 @@ FIXTURE(odf_sysctl) {
 
 FIXTURE_SETUP(odf_sysctl)
 {
-	NEED_ODF();
+	NEED_ODF_COUNTERS();
 	self->have = !sysctl_get("cow_odf", &self->saved);
 	ASSERT_TRUE(self->have)
 	{

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowlab.h - the cowlab kernel's user-visible numbers (as the patches
+ * define them: include/uapi/linux/prctl.h of patch 0013, mdup() via
+ * userspace-bench/mdup.h) and the probes that skip a test on a kernel
+ * without the feature. Include after kselftest_harness.h and knob.h.
+ */
+#ifndef COWLAB_GUEST_H
+#define COWLAB_GUEST_H
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../../userspace-bench/mdup.h"
+
+#ifndef PR_SET_COW_ODF
+#define PR_SET_COW_ODF 0x434f5752
+#define PR_GET_COW_ODF 0x434f5753
+#define PR_COW_ODF_DEFAULT 0 /* follow vm.cow_odf */
+#define PR_COW_ODF_ALWAYS 1
+#define PR_COW_ODF_NEVER 2
+#endif
+
+static inline int have_mdup(void)
+{
+	return !(syscall(__NR_mdup, 0, 0, 0, 0) == -1 && errno == ENOSYS);
+}
+
+#define NEED_MDUP()                                                    \
+	do {                                                           \
+		if (!have_mdup())                                      \
+			SKIP(return, "kernel has no mdup() (ENOSYS)"); \
+	} while (0)
+
+/* Opt the calling process in to on-demand fork: 1, or 0 (no such prctl). */
+static inline int have_odf(void)
+{
+	return prctl(PR_SET_COW_ODF, PR_COW_ODF_ALWAYS, 0, 0, 0) == 0;
+}
+
+#define NEED_ODF()                                                    \
+	do {                                                          \
+		if (vmstat_get("cow_odf_shared") < 0)                 \
+			SKIP(return, "kernel has no on-demand fork"); \
+	} while (0)
+
+/*
+ * In a grandchild that waits on a pipe: close its copy of the write end
+ * (@wfd) and die with its parent, so that a failed case leaves no process
+ * behind holding the test's output open.
+ */
+static inline void orphan_guard(int wfd)
+{
+	close(wfd);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+#endif /* COWLAB_GUEST_H */
