@@ -87,18 +87,29 @@ static_assert(!(BIT(MMF_COW_ODF_LOCK) &
 		(MMF_INIT_MASK | BIT(MMF_COW_ODF_ALWAYS) |
 		 BIT(MMF_COW_ODF_NEVER))));
 
+/* One lockdep class for every mm's bit lock: lockdep sees it as a lock. */
+#ifdef CONFIG_LOCKDEP
+static struct lockdep_map cow_odf_lockdep_map =
+	STATIC_LOCKDEP_MAP_INIT("mm->cow_odf_lock", &cow_odf_lockdep_map);
+#endif
+
 static void cow_odf_lock(struct mm_struct *mm)
 {
+	lock_map_acquire(&cow_odf_lockdep_map);
 	wait_on_bit_lock(&mm->flags, MMF_COW_ODF_LOCK, TASK_UNINTERRUPTIBLE);
 }
 
 static bool cow_odf_trylock(struct mm_struct *mm)
 {
-	return !test_and_set_bit_lock(MMF_COW_ODF_LOCK, &mm->flags);
+	if (test_and_set_bit_lock(MMF_COW_ODF_LOCK, &mm->flags))
+		return false;
+	lock_map_acquire_try(&cow_odf_lockdep_map);
+	return true;
 }
 
 static void cow_odf_unlock(struct mm_struct *mm)
 {
+	lock_map_release(&cow_odf_lockdep_map);
 	clear_and_wake_up_bit(MMF_COW_ODF_LOCK, &mm->flags);
 }
 
@@ -663,8 +674,8 @@ static bool cow_odf_mm_dying(struct mm_struct *mm)
  * munmap, mmap over a mapping and MADV_DONTNEED unshare the tables they
  * will zap in part before they change anything (cow_odf_unshare_edges()),
  * where failing is still allowed; so a partial zap of a shared table here
- * is a caller that did not. Its failed unshare is retried until it
- * succeeds or the mm is dying (cow_odf_mm_dying()).
+ * is a caller that did not (warned once). Its failed unshare is retried
+ * until it succeeds or the mm is dying (cow_odf_mm_dying()).
  *
  * Return: true if the range is done, false if the caller zaps the PTEs.
  */
@@ -675,11 +686,18 @@ bool cow_odf_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	unsigned long start = addr & PMD_MASK;
 	bool dropped;
 
-	if (!tlb->fullmm && current->mm != mm &&
-	    test_bit(MMF_UNSTABLE, &mm->flags)) {
-		/* The OOM reaper or process_mrelease(): another task's mm. */
-		if (!cow_odf_trylock(mm))
-			return true;
+	if (!tlb->fullmm && test_bit(MMF_UNSTABLE, &mm->flags)) {
+		/*
+		 * Every user of the mm is being killed: the OOM reaper or
+		 * process_mrelease() (only trylock another task's mm), or a
+		 * zap of its own racing with them. Never allocate.
+		 */
+		if (current->mm != mm) {
+			if (!cow_odf_trylock(mm))
+				return true;
+		} else {
+			cow_odf_lock(mm);
+		}
 		dropped = cow_odf_drop_locked(mm, pmd, start);
 		cow_odf_unlock(mm);
 		return dropped;
@@ -688,7 +706,12 @@ bool cow_odf_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	    (addr == start && end == start + PMD_SIZE))
 		return cow_odf_drop(mm, pmd, start);
 
-	/* Zapping a shared table would unmap it from every sharer. */
+	/*
+	 * Zapping a shared table would unmap it from every sharer. Every
+	 * known caller unshared the tables it cuts beforehand (see above):
+	 * a caller that did not is a bug worth a warning.
+	 */
+	WARN_ON_ONCE(1);
 	while (cow_odf_unshare(vma, pmd, addr)) {
 		if (cow_odf_mm_dying(mm))
 			return cow_odf_drop(mm, pmd, start);
