@@ -14,6 +14,9 @@
  *   - failed_copy_frees_page_tables (fault injection, debug kernel): a
  *     fail-nth sweep over mdup(); after every failure VmPTE, the maps and
  *     the source are as before (page tables under no VMA were leaked).
+ *   - mdup_ksm_in_swap_cache_copied: a KSM folio still in the swap cache
+ *     behind a swap PTE was mapped at the destination, where rmap never
+ *     finds it (finding 7e).
  *  on-demand fork (patches 0013-0014):
  *   - exit_of_split_range_copies_nothing: a shared 2 MiB range split into
  *     several VMAs (madvise(MADV_DONTDUMP), no page-table change) must be
@@ -41,6 +44,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -318,6 +322,72 @@ TEST_F_TIMEOUT(slow, failed_copy_frees_page_tables, 300)
 	TH_LOG("%d allocation points of mdup() failed, each handled", points);
 	ASSERT_TRUE(done);
 	ASSERT_LT(0, points);
+}
+
+/*
+ * Finding 7e: rmap finds a KSM folio only at the addresses its stable-tree
+ * items record, so mdup() copies KSM pages rather than share them; but a
+ * KSM folio that was swapped out while something still holds it (here a
+ * pipe, via vmsplice) stays in the swap cache behind a swap PTE, and the
+ * old kernel copied that swap PTE to the destination, whose first read
+ * mapped the KSM folio there (ksm_might_need_to_copy()): a mapping no rmap
+ * walk finds (unreclaimable, unmigratable, and the stable node's removal
+ * WARNs while it is mapped). The destination must get a page of its own.
+ */
+TEST(mdup_ksm_in_swap_cache_copied)
+{
+	size_t len = 2 * PG;
+	struct iovec iov;
+	int fds[2], merged;
+	uint64_t ksm_pfn;
+	char *src, *dst, buf[64];
+
+	NEED_MDUP();
+	if (kb_field("/proc/meminfo", "SwapTotal:") <= 0)
+		SKIP(return, "no swap");
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memset(src, 0x3c, len);
+	ASSERT_EQ(0, madvise(src, len, MADV_MERGEABLE));
+	merged = ksm_merge(src, src + PG);
+	if (merged <= 0) {
+		munmap(src, len);
+		SKIP(return, "%s", merged < 0 ? "no KSM" :
+		     "KSM did not merge within 6 s");
+	}
+	ksm_pfn = pfn(src);
+	/* one mapping left, so MADV_PAGEOUT takes it */
+	ASSERT_EQ(0, madvise(src + PG, PG, MADV_DONTNEED));
+	ASSERT_EQ(0, pipe(fds));
+	iov.iov_base = src;
+	iov.iov_len = PG;
+	ASSERT_EQ((ssize_t)PG, vmsplice(fds[1], &iov, 1, 0));
+	ASSERT_EQ(0, madvise(src, PG, MADV_PAGEOUT));
+	/* (6.12's /proc/kpageflags sets KPF_KSM on every anonymous page) */
+	if (pfn(src) || kpageflag(ksm_pfn, KPF_SWAPCACHE) != 1) {
+		close(fds[0]);
+		close(fds[1]);
+		munmap(src, len);
+		SKIP(return, "could not leave a KSM folio in the swap cache");
+	}
+	dst = mdup(src, PG, NULL, 0);
+	ASSERT_NE(MAP_FAILED, dst);
+	/* copied at the call, as a present KSM page is */
+	EXPECT_NE(0, pfn(dst)) TH_LOG("the copy got the KSM page's swap entry");
+	ASSERT_EQ(0x3c, dst[100]);
+	ASSERT_NE(ksm_pfn, pfn(dst)) TH_LOG("the copy maps the KSM folio");
+	for (size_t i = 0; i < PG; i++)
+		ASSERT_EQ(0x3c, (unsigned char)dst[i]);
+	ASSERT_EQ(0x3c, src[7]);
+	dst[0] = 1;
+	ASSERT_EQ(0x3c, src[0]);
+	ASSERT_EQ(64, read(fds[0], buf, sizeof(buf)));
+	ASSERT_EQ(0x3c, (unsigned char)buf[63]);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(src, len);
+	munmap(dst, PG);
 }
 
 /* ---- on-demand fork ---- */

@@ -3,7 +3,8 @@
  * cowlab.h - the cowlab kernel's user-visible numbers (as the patches
  * define them: include/uapi/linux/prctl.h of patch 0013, mdup() via
  * userspace-bench/mdup.h) and the probes that skip a test on a kernel
- * without the feature. Include after kselftest_harness.h and knob.h.
+ * without the feature. Include after kselftest_harness.h, knob.h and
+ * region.h.
  */
 #ifndef COWLAB_GUEST_H
 #define COWLAB_GUEST_H
@@ -56,6 +57,35 @@ static inline void orphan_guard(int wfd)
 {
 	close(wfd);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+#define KSM_KNOBS "/sys/kernel/mm/ksm/"
+
+/*
+ * Run ksmd flat out until the pages at @a and @b share one PFN (up to 6 s),
+ * then restore its knobs. The range holding them must be MADV_MERGEABLE.
+ * Needs region.h's pfn(). Return: 1 merged, 0 not merged, -1 no KSM.
+ */
+static inline int ksm_merge(const void *a, const void *b)
+{
+	char run[16], scan[16], sleep_ms[16];
+	int merged = 0;
+
+	if (knob_read(KSM_KNOBS "run", run, sizeof(run)))
+		return -1;
+	knob_read(KSM_KNOBS "pages_to_scan", scan, sizeof(scan));
+	knob_read(KSM_KNOBS "sleep_millisecs", sleep_ms, sizeof(sleep_ms));
+	knob_write(KSM_KNOBS "pages_to_scan", "10000");
+	knob_write(KSM_KNOBS "sleep_millisecs", "0");
+	knob_write(KSM_KNOBS "run", "1");
+	for (int i = 0; i < 300 && !merged; i++) {
+		usleep(20000);
+		merged = pfn(a) && pfn(a) == pfn(b);
+	}
+	knob_write(KSM_KNOBS "run", run);
+	knob_write(KSM_KNOBS "pages_to_scan", scan);
+	knob_write(KSM_KNOBS "sleep_millisecs", sleep_ms);
+	return merged;
 }
 
 #endif /* COWLAB_GUEST_H */

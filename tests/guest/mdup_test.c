@@ -37,8 +37,6 @@
 
 #define PG	4096UL
 #define HPS	(2UL << 20)
-#define PM_PFN(e)	((e) & ((1ULL << 55) - 1))
-#define PM_PRESENT	(1ULL << 63)
 
 /* ---- helpers ---- */
 
@@ -90,41 +88,6 @@ static char *free_addr(size_t len, size_t align)
 		munmap(p, len);
 	return p;
 }
-
-static uint64_t pagemap(const void *addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t e = 0;
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &e, 8, (uintptr_t)addr / PG * 8) != 8)
-		e = 0;
-	close(fd);
-	return e;
-}
-
-/* PFN of the page at @addr (0: not present or no permission). */
-static uint64_t pfn(const void *addr)
-{
-	uint64_t e = pagemap(addr);
-
-	return (e & PM_PRESENT) ? PM_PFN(e) : 0;
-}
-
-static long kpagecount(uint64_t f)
-{
-	int fd = open("/proc/kpagecount", O_RDONLY);
-	uint64_t c = 0;
-
-	if (fd < 0)
-		return -1;
-	if (pread(fd, &c, 8, f * 8) != 8)
-		c = -1;
-	close(fd);
-	return c;
-}
-
 
 static int has_vsyscall(void)
 {
@@ -601,37 +564,23 @@ TEST(pinned_page_copied)
 	munmap(dst, len);
 }
 
-#define KSM "/sys/kernel/mm/ksm/"
-
 TEST(ksm_page_copied)
 {
 	size_t len = 4 * PG;
-	char run[16], scan[16], sleep_ms[16], *src, *dst;
-	int merged = 0;
+	char *src, *dst;
+	int merged;
 
 	NEED_MDUP();
-	if (knob_read(KSM "run", run, sizeof(run)))
-		SKIP(return, "no KSM");
-	knob_read(KSM "pages_to_scan", scan, sizeof(scan));
-	knob_read(KSM "sleep_millisecs", sleep_ms, sizeof(sleep_ms));
 	src = map_anon(len, 0);
 	ASSERT_NE(NULL, src);
 	memset(src, 0x5a, len);
 	ASSERT_EQ(0, madvise(src, len, MADV_MERGEABLE));
-	knob_write(KSM "pages_to_scan", "10000");
-	knob_write(KSM "sleep_millisecs", "0");
-	knob_write(KSM "run", "1");
-	for (int i = 0; i < 300 && !merged; i++) {
-		usleep(20000);
-		merged = pfn(src) && pfn(src) == pfn(src + PG);
-	}
-	knob_write(KSM "run", run);
-	knob_write(KSM "pages_to_scan", scan);
-	knob_write(KSM "sleep_millisecs", sleep_ms);
-	if (!merged) {
+	merged = ksm_merge(src, src + PG);
+	if (merged <= 0) {
 		madvise(src, len, MADV_UNMERGEABLE);
 		munmap(src, len);
-		SKIP(return, "KSM did not merge within 6 s");
+		SKIP(return, "%s", merged < 0 ? "no KSM" :
+		     "KSM did not merge within 6 s");
 	}
 	dst = mdup(src, len, NULL, 0);
 	ASSERT_NE(MAP_FAILED, dst);

@@ -71,6 +71,7 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
+#include "region.h"
 #include "cowlab.h"
 #include "../../userspace-bench/procfs.h"
 
@@ -92,7 +93,6 @@
 #define ATTEMPTS 5
 #define ANON_SLACK 256 /* pages of nr_anon_pages noise */
 #define PM_SWAP (1ULL << 62)
-#define PM_PRESENT (1ULL << 63)
 
 /* exit codes of the test's processes */
 enum { OK = 0, FAIL = 1, RETRY = 2, SKIPPED = 4 };

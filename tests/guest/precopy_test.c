@@ -41,6 +41,7 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
+#include "region.h"
 #include "mm/gup_test.h"
 
 #ifndef PR_SET_COW_PRECOPY
@@ -53,9 +54,6 @@
 
 #define PG		4096UL
 #define PMD_SZ		(2UL << 20)
-#define PM_SOFT_DIRTY	(1ULL << 55)
-#define PM_EXCL		(1ULL << 56)
-#define PM_PRESENT	(1ULL << 63)
 #define ATTEMPTS	5
 
 /* exit codes of a measuring child */
@@ -127,25 +125,6 @@ static void __attribute__((noinline)) warmup(void)
 }
 
 /* ---- pagemap ---- */
-
-static uint64_t pagemap(char *addr)
-{
-	static pid_t owner;
-	static int fd = -1;
-	uint64_t e = 0;
-
-	/* an fd inherited over fork() would show the parent's page tables */
-	if (fd < 0 || owner != getpid()) {
-		if (fd >= 0)
-			close(fd);
-		fd = open("/proc/self/pagemap", O_RDONLY);
-		owner = getpid();
-	}
-	if (pread(fd, &e, sizeof(e), ((uintptr_t)addr / PG) * sizeof(e)) !=
-	    sizeof(e))
-		return 0;
-	return e;
-}
 
 static int excl(char *p, long i)
 {

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #ifndef PG
@@ -135,6 +137,70 @@ static inline void vma_perms(const void *addr, char perms[5])
 		perms[0] = '\0';
 	}
 	fclose(f);
+}
+
+/* ---- /proc/self/pagemap and /proc/kpage* (Documentation/admin-guide/mm/pagemap.rst) ---- */
+
+#define PM_PFN(e)	((e) & ((1ULL << 55) - 1))
+#define PM_SOFT_DIRTY	(1ULL << 55)
+#define PM_EXCL		(1ULL << 56)
+#define PM_PRESENT	(1ULL << 63)
+#define KPF_SWAPCACHE	13
+
+/* The pagemap entry of @addr in the calling process (0 on error). */
+static inline uint64_t pagemap(const void *addr)
+{
+	static pid_t owner;
+	static int fd = -1;
+	uint64_t e = 0;
+
+	/* an fd inherited over fork() would show the parent's page tables */
+	if (fd < 0 || owner != getpid()) {
+		if (fd >= 0)
+			close(fd);
+		fd = open("/proc/self/pagemap", O_RDONLY);
+		owner = getpid();
+	}
+	if (fd < 0 || pread(fd, &e, sizeof(e), (uintptr_t)addr / PG * sizeof(e)) !=
+	    sizeof(e))
+		e = 0;
+	return e;
+}
+
+/* PFN of the page at @addr (0: not present or no permission). */
+static inline uint64_t pfn(const void *addr)
+{
+	uint64_t e = pagemap(addr);
+
+	return (e & PM_PRESENT) ? PM_PFN(e) : 0;
+}
+
+/* The 64-bit word of PFN @f in /proc/kpagecount or /proc/kpageflags (-1). */
+static inline long long kpage_word(const char *file, uint64_t f)
+{
+	int fd = open(file, O_RDONLY);
+	uint64_t w;
+	long long r = -1;
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &w, 8, f * 8) == 8)
+		r = (long long)w;
+	close(fd);
+	return r;
+}
+
+static inline long kpagecount(uint64_t f)
+{
+	return kpage_word("/proc/kpagecount", f);
+}
+
+/* Whether flag bit @bit (KPF_*) is set for PFN @f: 1, 0, or -1. */
+static inline int kpageflag(uint64_t f, int bit)
+{
+	long long w = kpage_word("/proc/kpageflags", f);
+
+	return w < 0 ? -1 : !!(w & (1LL << bit));
 }
 
 #endif /* COWLAB_REGION_H */

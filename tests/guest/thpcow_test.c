@@ -28,6 +28,7 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
+#include "region.h"
 #include "../../userspace-bench/procfs.h"
 
 #define PG		4096UL
@@ -35,9 +36,6 @@
 #define PMD_NR		512
 #define NR_PMD		3
 #define LEN		(NR_PMD * PMD_SZ)
-#define PM_EXCL		(1ULL << 56)
-#define PM_PRESENT	(1ULL << 63)
-#define PFN_MASK	((1ULL << 55) - 1)
 
 enum { SPLIT = 0, COPY = 1, ADAPTIVE = 2 };
 
@@ -88,19 +86,6 @@ static void write_page(char *p, size_t pg, int gen)
 		p[i] = (char)pat(i, gen);
 }
 
-static uint64_t pagemap(const void *addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t e = 0;
-
-	if (fd >= 0) {
-		if (pread(fd, &e, 8, (uintptr_t)addr / PG * 8) != 8)
-			e = 0;
-		close(fd);
-	}
-	return e;
-}
-
 /* PFNs of the NR_PMD * 512 pages of @p (0: not present) */
 static void pfns(const char *p, uint64_t *out)
 {
@@ -114,7 +99,7 @@ static void pfns(const char *p, uint64_t *out)
 		memset(out, 0, sizeof(uint64_t) * NR_PMD * PMD_NR);
 	close(fd);
 	for (int i = 0; i < NR_PMD * PMD_NR; i++)
-		out[i] = (out[i] & PM_PRESENT) ? out[i] & PFN_MASK : 0;
+		out[i] = (out[i] & PM_PRESENT) ? PM_PFN(out[i]) : 0;
 }
 
 static long pmd_kb(const char *p)
@@ -751,7 +736,7 @@ static void pfns_n(const char *p, uint64_t *out, size_t n)
 		close(fd);
 	}
 	for (size_t i = 0; i < n; i++)
-		out[i] = (out[i] & PM_PRESENT) ? out[i] & PFN_MASK : 0;
+		out[i] = (out[i] & PM_PRESENT) ? PM_PFN(out[i]) : 0;
 }
 
 FIXTURE_SETUP(mthpcow)
