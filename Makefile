@@ -14,13 +14,13 @@ JOBS ?= $(shell nproc)
 export JOBS
 
 .PHONY: help deps tree tree-vanilla kernel kernel-base kernel-debug kernel-vanilla \
-	selftests bench initramfs run test test-host test-full bench-host guest-smoke stress export \
+	selftests bench initramfs run test test-host test-full bench-host guest-smoke stress stress-torture fuzz export \
 	checkpatch clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
 	@echo "other targets: deps tree kernel kernel-vanilla selftests bench initramfs"
-	@echo "               test-host test-full bench-host guest-smoke stress export checkpatch clean"
+	@echo "               test-host test-full bench-host guest-smoke stress fuzz export checkpatch clean"
 
 deps:
 	@scripts/deps.sh
@@ -66,14 +66,30 @@ test-host: tree
 test-full: deps
 	@scripts/test.sh --full
 
-# make stress [SEEDS=50] [STEPS=200] [KERNEL=base|debug] [DURATION=seconds]:
+# make stress [SEEDS=50] [STEPS=200] [KERNEL=base|debug] [DURATION=seconds]
+#             [FUZZ=600]:
 # the COW torture test (tests/guest/torture_test.c) for a long run in the
 # guest, SEEDS seeds per variant, or as many as DURATION allows; prints the
-# seed of any failure. Replay one: make stress SEED=<seed>.
+# seed of any failure. Replay one: make stress SEED=<seed>. Then make fuzz.
+# make fuzz [FUZZ=600] [KERNEL=base|debug] [FUZZ_SEED=n]: trinity and
+# stress-ng (guest/plans/fuzz.sh) for FUZZ seconds each, every feature on;
+# FUZZ=0 skips it. make test runs the same plan for 45 s each on debug.
 SEEDS ?= 50
 STEPS ?= 200
 KERNEL ?= base
-stress: kernel-$(KERNEL) initramfs
+FUZZ ?= 600
+stress: stress-torture fuzz
+
+$(B)/initramfs-fuzz.cpio.gz: scripts/build-initramfs.sh guest/init guest/lib.sh $(wildcard guest/plans/*.sh guest/features/*.conf) | deps
+	@scripts/build-initramfs.sh --selftests /nonexistent --dyn trinity --dyn stress-ng --out $@
+
+fuzz: kernel-$(KERNEL) $(B)/initramfs-fuzz.cpio.gz
+	@if [ "$(FUZZ)" != 0 ]; then scripts/run-guest.sh --plan fuzz --kernel $(B)/obj-$(KERNEL)/bzImage \
+		--initrd $(B)/initramfs-fuzz.cpio.gz --timeout $$((2 * $(FUZZ) + 1200)) \
+		$(if $(filter debug,$(KERNEL)),--mem 3072 --hugepages "128 0") \
+		--set duration=$(FUZZ) $(if $(FUZZ_SEED),--set seed=$(FUZZ_SEED)); fi
+
+stress-torture: kernel-$(KERNEL) initramfs
 	@$(MAKE) -s -C tests/guest KSFT_DIR=$(KSRC)/tools/testing/selftests OUT=$(B)/guest-tests
 	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap --bin $(TOP)/userspace-bench/build/hugecow --bin $(B)/guest-tests \
 		--out $(B)/initramfs-stress.cpio.gz

@@ -113,6 +113,16 @@ ktap_close() {
 	poweroff -f
 }
 
+# features_all: every feature set at once, "a+b+...": all sets but "off"
+# and the "[variant]" ones (alternative settings of the same knobs), as
+# scripts/test.sh's ALL.
+features_all() {
+	for _f in /lib/cowlab/features/*.conf; do
+		case $_f in */off.conf) continue ;; esac
+		grep -q '\[variant\]' "$_f" || basename "$_f" .conf
+	done | sort | tr '\n' + | sed 's/+$//'
+}
+
 # feature_apply NAME[+NAME...]: reset to /lib/cowlab/features/off.conf, then
 # apply each NAME.conf in turn (lines "sysctl.name=value" or "/path=value"),
 # so "stat+precopy" turns on both. Returns 1 (and leaves everything off) when

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Pack the guest: busybox-static, guest/init + plans + features, cowlab-exit,
-# the cowlab binaries that have been built, and the static mm selftests.
+# the cowlab binaries that have been built, the static mm selftests, and
+# (--dyn) dynamically linked programs with the libraries they load.
 set -euo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/build-initramfs.sh [--selftests DIR] [--bin FILE]... [--out FILE] [--help]
+usage: scripts/build-initramfs.sh [--selftests DIR] [--bin FILE]... [--dyn PROG]... [--out FILE] [--help]
 
   --selftests DIR  static mm selftests (default build/selftests/mm)
   --bin FILE       extra static binary for /bin (repeatable); a directory adds
                    every executable in it
+  --dyn PROG       a dynamically linked program (a path, or a name on PATH)
+                   for /bin, with every library ldd lists, at the same paths
+                   (repeatable); e.g. --dyn trinity --dyn stress-ng
   --out FILE       output (default build/initramfs.cpio.gz)
 USAGE
 }
@@ -18,11 +22,12 @@ USAGE
 top=$(cd "$(dirname "$0")/.." && pwd)
 st=$top/build/selftests/mm
 out=$top/build/initramfs.cpio.gz
-bins=()
+bins=() dyns=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--selftests) st=$2; shift ;;
 	--bin) bins+=("$2"); shift ;;
+	--dyn) dyns+=("$2"); shift ;;
 	--out) out=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "build-initramfs.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -34,6 +39,8 @@ bb=$(command -v busybox || true)
 	{ echo "build-initramfs.sh: static busybox not found (scripts/deps.sh: busybox-static)" >&2; exit 1; }
 
 root=$(mktemp -d "$top/build/initramfs.XXXXXX")
+# mktemp made it 0700: the guest's / must be searchable by unprivileged users
+chmod 755 "$root"
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,run,etc,plans,selftests/mm,lib/cowlab/features}
 cp "$bb" "$root/bin/busybox"
@@ -52,6 +59,18 @@ for b in "${bins[@]}"; do
 	else
 		echo "build-initramfs.sh: --bin $b: not an executable" >&2; exit 1
 	fi
+done
+for d in "${dyns[@]}"; do
+	p=$(command -v "$d" || true)
+	[ -n "$p" ] && [ -x "$p" ] || { echo "build-initramfs.sh: --dyn $d: no such program (scripts/deps.sh installs trinity and stress-ng)" >&2; exit 1; }
+	cp "$p" "$root/bin/"
+	# "lib => /path (addr)" and the loader's own "/path (addr)" lines
+	libs=$(ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }') ||
+		{ echo "build-initramfs.sh: --dyn $d: ldd failed" >&2; exit 1; }
+	for l in $libs; do
+		mkdir -p "$root$(dirname "$l")"
+		cp -L "$l" "$root$l"
+	done
 done
 echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
 echo "nobody:x:65534:65534:nobody:/:/bin/false" >>"$root/etc/passwd"

@@ -16,7 +16,9 @@ feature off, then with every feature on at once (ALL: the union of
 guest/features/*.conf, except "off" and the sets marked "[variant]"), then each
 set with a "# selftests:" line with only those tests, and the cowlab guest
 tests; on the debug kernel (KASAN, lockdep, DEBUG_VM) the quick selftests
-(DEBUG_ONLY below) with ALL on, and the cowlab guest tests. Each is one boot;
+(DEBUG_ONLY below) with ALL on, the cowlab guest tests, and trinity and
+stress-ng for COWLAB_FUZZ_SECONDS each with ALL on (guest/plans/fuzz.sh). Each
+is one boot;
 the boots run in lanes, one per host CPU (memory allowing), and are judged in
 a fixed order when all have ended.
   --host-only      only the host unit tests (no kernel, no guest)
@@ -33,7 +35,9 @@ Environment: COWLAB_DEBUG=0 is --no-debug; COWLAB_LANES=N guests at once
 COWLAB_TEST_CPU=MODEL the guests' QEMU -cpu (default max,-erms,-fsrm);
 COWLAB_SELFTEST_SMP=N vCPUs of the upstream selftest boots (default 1; the
 cowlab tests always get 2);
-COWLAB_GUEST_TIMEOUT=SECS the watchdog of each boot (default 4000).
+COWLAB_GUEST_TIMEOUT=SECS the watchdog of each boot (default 4000);
+COWLAB_FUZZ_SECONDS=N each fuzzer's budget on the debug kernel (default 45;
+0 skips the fuzz boot).
 USAGE
 }
 
@@ -224,6 +228,9 @@ if [ $dry = 0 ]; then
 		guest_tests=$B/guest-tests
 	fi
 	must scripts/build-initramfs.sh --out "$T/initramfs.cpio.gz" --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" ${guest_tests:+--bin "$guest_tests"}
+	# the fuzz boot's own initramfs: Debian's trinity and stress-ng with
+	# their libraries (13 MB; the other boots do without them)
+	must scripts/build-initramfs.sh --out "$T/fuzz.cpio.gz" --selftests /nonexistent --dyn trinity --dyn stress-ng
 else
 	guest_tests=
 	[ -f tests/guest/Makefile ] && guest_tests=$B/guest-tests
@@ -241,6 +248,11 @@ judge_selftests() { # NAME [ktap-compare args]
 	shift
 	suite "$name" scripts/ktap-compare --tap "$@" "$T/$name/result.ktap" tests/baseline/selftests.txt
 	suite "$name-splats" scripts/splat-scan.sh --tap "$T/$name/console.log" "$T/$name/dmesg.txt"
+}
+judge_fuzz() { # NAME
+	suite "$1" grep -v '^    ' "$T/$1/result.ktap"
+	grep -B 30 '^not ok' "$T/$1/result.ktap" | head -n 80
+	suite "$1-splats" scripts/splat-scan.sh --tap "$T/$1/console.log" "$T/$1/dmesg.txt"
 }
 judge_cowlab() { # NAME
 	suite "$1" grep -v '^    ' "$T/$1/result.ktap"
@@ -336,6 +348,11 @@ debug_runs() { # after the debug kernel's build: its two boots
 	[ $full = 1 ] && dbg_only=
 	[ -n "$only" ] && dbg_only=$only
 	selftests selftests-debug "$B/obj-debug/bzImage" "${all:-off}" "$dbg_only" --allow-missing
+	# fuzzers cowlab did not write (guest/plans/fuzz.sh), every feature on,
+	# COWLAB_FUZZ_SECONDS each (make stress runs them longer)
+	[ "${COWLAB_FUZZ_SECONDS:-45}" -gt 0 ] &&
+		guest_start fuzz-debug judge_fuzz "$B/obj-debug/bzImage" fuzz "${gargs[@]}" \
+			--initrd "$T/fuzz.cpio.gz" --set "duration=${COWLAB_FUZZ_SECONDS:-45}"
 	gargs=()
 }
 # warm: the debug kernel is there already

@@ -26,6 +26,9 @@
  *     retried forever, unkillable).
  *   - mprotect_failure_changes_nothing (debug kernel): mprotect(PROT_NONE)
  *     whose unshare cannot allocate returned 0 and left the pages readable.
+ *   - oom_kill_of_sharers_recovers: a family sharing tables, ranges split
+ *     inside a PMD, OOM-killed in a memory cgroup (all at once and one by
+ *     one, the reaper racing exit): all gone in bounded time, memory back.
  *
  * The fault-injection cases need CONFIG_FAULT_INJECTION (fail_page_alloc,
  * failslab, /proc/thread-self/fail-nth) and skip elsewhere. The fail-nth
@@ -582,6 +585,332 @@ TEST_F_TIMEOUT(slow, mprotect_failure_changes_nothing, 120)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("child failed at step %d", WEXITSTATUS(status));
+}
+
+#define OOM_CG "/sys/fs/cgroup/cowlab-oom"
+#define OOM_LEN (8 * PMD_SZ)
+#define OOM_SHARERS 3
+
+/*
+ * One process of the OOM family: split a shared range into VMAs inside one
+ * PMD (no page-table change), then write everything three times (each
+ * first write unshares a table and copies pages, charged to the cgroup):
+ * the four together need more than the cgroup has, so the OOM killer
+ * comes; a process it spares (memory.oom.group = 0) ends by itself once
+ * the others' memory has made room.
+ */
+static void oom_sharer(char *p, int k)
+{
+	madvise(p + (k % 8) * PMD_SZ + 100 * PG, 10 * PG, MADV_DONTDUMP);
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < OOM_LEN; i += PG)
+			p[i] ^= 1;
+	_exit(0);
+}
+
+/*
+ * The OOM family, in its own process: join the cgroup, opt in to on-demand
+ * fork, fill 16 MiB (8 tables), leave room for 8 MiB more, fork
+ * OOM_SHARERS children (which share the 8 tables), and write.
+ */
+static void oom_family(void)
+{
+	char buf[64], *p;
+
+	snprintf(buf, sizeof(buf), "%d", getpid());
+	if (knob_write(OOM_CG "/cgroup.procs", buf) || !have_odf())
+		_exit(4);
+	p = map_aligned(OOM_LEN);
+	if (!p || madvise(p, OOM_LEN, MADV_NOHUGEPAGE))
+		_exit(4);
+	fill(p, OOM_LEN, 61);
+	if (knob_read(OOM_CG "/memory.current", buf, sizeof(buf)))
+		_exit(4);
+	snprintf(buf, sizeof(buf), "%ld", atol(buf) + (long)OOM_LEN / 2);
+	if (knob_write(OOM_CG "/memory.max", buf))
+		_exit(4);
+	for (int k = 0; k < OOM_SHARERS; k++)
+		if (!fork())
+			oom_sharer(p, k + 1);
+	oom_sharer(p, 0);
+}
+
+/*
+ * OOM and the on-demand fork tables: a family of four processes sharing
+ * the PTE tables of 16 MiB, each with a range split inside one PMD, writes
+ * in a memory cgroup without swap that has room for half of it. With
+ * memory.oom.group = 1 the OOM killer kills them all at once (each exit and
+ * the OOM reaper, 2 s later, race on the shared tables); with 0 it kills
+ * them one by one while the others keep unsharing. Either way every
+ * process must be gone (killed, or done) within 120 s, the cgroup must record the OOM kill,
+ * its memory must return (no page table stays charged) and it must be
+ * removable. An exit or reaper that allocates or sleeps on another mm's
+ * lock hangs here.
+ */
+TEST_F_TIMEOUT(slow, oom_kill_of_sharers_recovers, 300)
+{
+	const char *why;
+	long shared0, ooms, mem;
+	int status, left;
+	time_t end;
+	pid_t pid;
+
+	NEED_ODF();
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	for (int group = 1; group >= 0; group--) {
+		why = memcg_fresh(OOM_CG);
+		if (why)
+			SKIP(return, "%s", why);
+		ASSERT_EQ(0, knob_write(OOM_CG "/memory.oom.group",
+					group ? "1" : "0"));
+		shared0 = vmstat_get("cow_odf_shared");
+		fflush(NULL);
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			oom_family();
+		/* reap the family (the sharers are reparented here) */
+		end = time(NULL) + 120;
+		left = 1;
+		while (time(NULL) < end) {
+			pid = waitpid(-1, &status, WNOHANG);
+			if (pid < 0 && errno == ECHILD) {
+				left = 0;
+				break;
+			}
+			if (pid > 0 && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 4) {
+				rmdir(OOM_CG);
+				SKIP(return, "could not set the family up");
+			}
+			if (pid <= 0)
+				usleep(100000);
+		}
+		if (left)
+			knob_write(OOM_CG "/cgroup.kill", "1");
+		ASSERT_EQ(0, left) TH_LOG("oom.group %d: the family still runs after 120 s",
+					  group);
+		for (int i = 0; i < 50 && cg_key(OOM_CG, "cgroup.events",
+						  "populated") != 0; i++)
+			usleep(100000);
+		ooms = cg_key(OOM_CG, "memory.events", "oom_kill");
+		/* freed pages are uncharged in per-CPU batches: let them drain */
+		for (int i = 0; i < 50; i++) {
+			mem = cg_key(OOM_CG, "memory.stat", "anon") +
+			      cg_key(OOM_CG, "memory.stat", "kernel");
+			if (mem < 1L << 20)
+				break;
+			usleep(100000);
+		}
+		TH_LOG("oom.group %d: %ld OOM kills, tables shared +%ld, anon + kernel left %ld kB",
+		       group, ooms, vmstat_get("cow_odf_shared") - shared0,
+		       mem >> 10);
+		EXPECT_LE(1, ooms);
+		EXPECT_LE(8, vmstat_get("cow_odf_shared") - shared0);
+		EXPECT_GT(1L << 20, mem);
+		EXPECT_EQ(0, rmdir(OOM_CG)) TH_LOG("rmdir: %s", strerror(errno));
+	}
+}
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_pidfd_send_signal
+#define __NR_pidfd_send_signal 424
+#endif
+#ifndef __NR_process_mrelease
+#define __NR_process_mrelease 448
+#endif
+
+/*
+ * process_mrelease() (a user-space OOM killer's reaper: it zaps another
+ * task's mm as the OOM reaper does, MMF_UNSTABLE, the mm lock only tried)
+ * right after SIGKILL, racing each exit, on a family of four processes that
+ * share the PTE tables of 16 MiB with a range split inside one PMD; 20
+ * rounds. Every process must be gone within 60 s of its kill, with no
+ * splat (the host scans the log); the dropped tables are counted.
+ */
+TEST_F_TIMEOUT(slow, mrelease_races_exit_of_sharers, 300)
+{
+	int released = 0, rounds = 20, status;
+	long freed0 = vmstat_get("cow_odf_freed");
+	time_t end;
+
+	NEED_ODF();
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	for (int r = 0; r < rounds; r++) {
+		pid_t pids[OOM_SHARERS + 1];
+		int fds[2], pfd, n = 0;
+		char *p;
+
+		ASSERT_EQ(0, pipe(fds));
+		fflush(NULL);
+		pids[0] = fork();
+		ASSERT_LE(0, pids[0]);
+		if (!pids[0]) {
+			close(fds[0]);
+			if (!have_odf())
+				_exit(4);
+			p = map_aligned(OOM_LEN);
+			if (!p || madvise(p, OOM_LEN, MADV_NOHUGEPAGE))
+				_exit(4);
+			fill(p, OOM_LEN, 62);
+			for (int k = 1; k <= OOM_SHARERS; k++) {
+				pid_t c = fork();
+
+				if (!c) {
+					madvise(p + k * PMD_SZ + 100 * PG,
+						10 * PG, MADV_DONTDUMP);
+					p[k * PMD_SZ] ^= 1;	/* one table unshared */
+					pause();
+					_exit(0);
+				}
+				if (write(fds[1], &c, sizeof(c)) != sizeof(c))
+					_exit(4);
+			}
+			close(fds[1]);
+			pause();
+			_exit(0);
+		}
+		close(fds[1]);
+		while (n < OOM_SHARERS &&
+		       read(fds[0], &pids[n + 1], sizeof(pid_t)) == sizeof(pid_t))
+			n++;
+		close(fds[0]);
+		if (n < OOM_SHARERS) {
+			waitpid(pids[0], &status, 0);
+			SKIP(return, "the family could not be set up");
+		}
+		usleep(20000);	/* let the last sharer reach pause() */
+		for (int i = 0; i <= OOM_SHARERS; i++) {
+			pfd = syscall(__NR_pidfd_open, pids[i], 0);
+			ASSERT_LE(0, pfd);
+			ASSERT_EQ(0, syscall(__NR_pidfd_send_signal, pfd, SIGKILL,
+					     NULL, 0));
+			if (!syscall(__NR_process_mrelease, pfd, 0))
+				released++;
+			else if (errno == ENOSYS)
+				SKIP(return, "no process_mrelease()");
+			close(pfd);
+		}
+		end = time(NULL) + 60;
+		for (int left = OOM_SHARERS + 1; left;) {
+			pid_t w = waitpid(-1, &status, WNOHANG);
+
+			if (w > 0) {
+				left--;
+				continue;
+			}
+			ASSERT_LT(time(NULL), end) TH_LOG("round %d: %d of the family still alive 60 s after SIGKILL",
+							   r, left);
+			usleep(10000);
+		}
+	}
+	TH_LOG("%d rounds: %d of %d process_mrelease() calls zapped a live mm, cow_odf_freed +%ld",
+	       rounds, released, rounds * (OOM_SHARERS + 1),
+	       vmstat_get("cow_odf_freed") - freed0);
+	EXPECT_LE(1, released);
+}
+
+#define RC_CG "/sys/fs/cgroup/cowlab-reclaim"
+
+/*
+ * In cgroup RC_CG (swap allowed): a process fills OOM_LEN, forks a child
+ * that sleeps (with on-demand fork when @odf, without when not), then
+ * memory.reclaim asks for all of it. Returns the kB of anonymous memory
+ * reclaimed (-1: no setup) and the pages swapped out in *@swapped.
+ */
+static long reclaim_after_fork(int odf, long *swapped)
+{
+	long anon0, anon1, out0;
+	int fds[2], status;
+	char c = 0, *p;
+	pid_t pid;
+
+	if (memcg_fresh(RC_CG) || knob_write(RC_CG "/memory.swap.max", "max") ||
+	    pipe(fds))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		if (knob_write(RC_CG "/cgroup.procs", buf) ||
+		    prctl(PR_SET_COW_ODF, odf ? PR_COW_ODF_ALWAYS :
+			  PR_COW_ODF_NEVER, 0, 0, 0))
+			_exit(4);
+		p = map_aligned(OOM_LEN);
+		if (!p || madvise(p, OOM_LEN, MADV_NOHUGEPAGE))
+			_exit(4);
+		fill(p, OOM_LEN, 63);
+		if (!fork()) {
+			pause();
+			_exit(0);
+		}
+		if (write(fds[1], &c, 1) != 1)
+			_exit(4);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	if (read(fds[0], &c, 1) != 1) {
+		close(fds[0]);
+		waitpid(pid, &status, 0);
+		rmdir(RC_CG);
+		return -1;
+	}
+	close(fds[0]);
+	anon0 = cg_key(RC_CG, "memory.stat", "anon");
+	out0 = vmstat_get("pswpout");
+	knob_write(RC_CG "/memory.reclaim", "64M");	/* EAGAIN: not all */
+	anon1 = cg_key(RC_CG, "memory.stat", "anon");
+	*swapped = vmstat_get("pswpout") - out0;
+	knob_write(RC_CG "/cgroup.kill", "1");
+	for (int left = 2; left;)
+		if (waitpid(-1, &status, 0) > 0)
+			left--;
+		else if (errno == ECHILD)
+			break;
+	for (int i = 0; i < 50 && rmdir(RC_CG); i++)
+		usleep(100000);
+	return (anon0 - anon1) >> 10;
+}
+
+/*
+ * Finding 6: pages under a PTE table that on-demand fork shares are
+ * invisible to rmap (page_vma_mapped_walk() skips shared tables), so a
+ * forked, sleeping child makes its parent's memory unreclaimable (and
+ * unmigratable): an RLIMIT_MEMLOCK bypass for any process. The same
+ * proactive reclaim (memory.reclaim, swap allowed) after a vanilla fork and
+ * after an on-demand fork must free about as much. Known gap: reported as
+ * XFAIL with the figures until the design changes (docs/adversarial.md).
+ */
+TEST_F_TIMEOUT(slow, reclaim_reaches_shared_ranges, 120)
+{
+	long vanilla, odf, sw_vanilla = 0, sw_odf = 0;
+
+	NEED_ODF();
+	if (kb_field("/proc/meminfo", "SwapTotal:") <= 0)
+		SKIP(return, "no swap");
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	vanilla = reclaim_after_fork(0, &sw_vanilla);
+	odf = reclaim_after_fork(1, &sw_odf);
+	if (vanilla < 0 || odf < 0)
+		SKIP(return, "no memory cgroup with memory.reclaim");
+	TH_LOG("memory.reclaim of a %lu kB region with a sleeping child: vanilla fork %ld kB (%ld pages swapped out), on-demand fork %ld kB (%ld pages)",
+	       OOM_LEN >> 10, vanilla, sw_vanilla, odf, sw_odf);
+	/* the setup is fair: vanilla reclaims most of it */
+	ASSERT_LE((long)(OOM_LEN >> 10) * 3 / 4, vanilla);
+	if (odf < vanilla * 9 / 10) {
+		snprintf(_metadata->results->reason,
+			 sizeof(_metadata->results->reason),
+			 "finding 6: shared tables reclaimed %ld of %ld kB", odf,
+			 vanilla);
+		_metadata->exit_code = KSFT_XFAIL;
+	}
 }
 
 TEST_HARNESS_MAIN

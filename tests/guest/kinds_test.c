@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cowlab guest test: every mapping kind x mdup() and on-demand fork
- * (issue 16), in the style of upstream selftests/mm/cow.c's run_with_*():
- * one table of memory kinds, one case per (kind, feature).
+ * cowlab guest test: every mapping kind x mdup(), on-demand fork and each
+ * COW policy (issue 16), in the style of upstream selftests/mm/cow.c's
+ * run_with_*(): one table of memory kinds, one case per (kind, feature).
  *
  * mdup(): the documented result for the kind, either a duplicate whose
  * bytes equal the source and whose writes stay private both ways, or the
@@ -12,6 +12,10 @@
  * parent each write half of the region and check all of it; tables are
  * shared where docs/odf.md says so (private anonymous memory) and never for
  * the kinds it excludes (files, shmem, hugetlb, userfaultfd, mlock).
+ *
+ * Each COW policy (vanilla, pre-copy fixed and adaptive, THP copy and
+ * adaptive, whole-mTHP copy; the feature sets of guest/features): the same
+ * fork, writes and checks, with the policy's knobs set system-wide.
  *
  * Each case runs in a child process, so a kind's limits (mlock, seals) do
  * not leak into the next. A kernel splat fails the boot (splat scan).
@@ -296,8 +300,12 @@ static int mdup_case(enum kind k)
 	return maps == count_maps() ? 0 : 10;
 }
 
-/* The on-demand fork case of kind @k, in a child (see mdup_case()). */
-static int odf_case(enum kind k)
+/*
+ * The fork-and-write case of kind @k, in a child (see mdup_case()), under
+ * the COW policy the caller set; with @odf, opted in to on-demand fork,
+ * whose shared tables are checked against the kind's documented count.
+ */
+static int fork_case(enum kind k, int odf)
 {
 	const struct kind_info *ki = &kinds[k];
 	long shared, fallback;
@@ -306,7 +314,7 @@ static int odf_case(enum kind k)
 	int status;
 	pid_t pid;
 
-	if (!have_odf()) {
+	if (odf && !have_odf()) {
 		fprintf(stderr, "# no on-demand fork\n");
 		return 77;
 	}
@@ -335,7 +343,7 @@ static int odf_case(enum kind k)
 				ki->name);
 			return 4;
 		}
-		return shared ? 7 : 0;
+		return odf && shared ? 7 : 0;
 	}
 	pid = fork();
 	if (pid < 0)
@@ -364,6 +372,8 @@ static int odf_case(enum kind k)
 			ki->name);
 		return 5;
 	}
+	if (!odf)
+		return 0;
 	fprintf(stderr, "# %s: %ld tables shared, %ld fallbacks\n", ki->name,
 		shared, fallback);
 	if (ki->odf > 0 && shared < ki->odf)
@@ -410,6 +420,16 @@ FIXTURE_TEARDOWN(kind)
 {
 }
 
+static int odf_case(enum kind k)
+{
+	return fork_case(k, 1);
+}
+
+static int cow_case(enum kind k)
+{
+	return fork_case(k, 0);
+}
+
 static void run_case(struct __test_metadata *_metadata, int (*fn)(enum kind),
 		     enum kind k)
 {
@@ -438,5 +458,39 @@ TEST_F(kind, odf)
 	NEED_ODF();
 	run_case(_metadata, odf_case, variant->k);
 }
+
+/*
+ * fork and write under each COW policy, as its feature set in
+ * guest/features sets it (the knob values live there only).
+ */
+static void policy_case(struct __test_metadata *_metadata, const char *set,
+			enum kind k)
+{
+	long precopied = vmstat_get("cow_precopy");
+
+	if (feature_set(set))
+		SKIP(return, "feature set %s: not on this kernel", set);
+	run_case(_metadata, cow_case, k);
+	feature_set("off");
+	precopied = vmstat_get("cow_precopy") - precopied;
+	/* the policy was in force: pre-copy copied the child's neighbours */
+	if (k == K_ANON && !strncmp(set, "precopy", 7))
+		EXPECT_LT(0, precopied);
+	if (!strcmp(set, "off"))
+		EXPECT_EQ(0, precopied);
+}
+
+#define POLICY(set, test)                                \
+	TEST_F(kind, test)                               \
+	{                                                \
+		policy_case(_metadata, set, variant->k); \
+	}
+
+POLICY("off", vanilla)
+POLICY("precopy", precopy)
+POLICY("precopy-adaptive", precopy_adaptive)
+POLICY("thp-copy", thp_copy)
+POLICY("thp-adaptive", thp_adaptive)
+POLICY("mthp-copy", mthp_copy)
 
 TEST_HARNESS_MAIN

@@ -132,4 +132,82 @@ static inline const char *memcg_fresh(const char *cg)
 	return NULL;
 }
 
+/*
+ * The value of @key in cgroup @cg's flat-keyed file @file ("memory.events",
+ * "cgroup.events", ...), or -1.
+ */
+static inline long cg_key(const char *cg, const char *file, const char *key)
+{
+	char path[256], k[64];
+	long v, r = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", k, &v) == 2)
+		if (!strcmp(k, key)) {
+			r = v;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+#define FEATURES_DIR "/lib/cowlab/features/"
+
+/* Apply one feature file (lines "sysctl.name=value" or "/path=value"). */
+static inline int feature_file(const char *name, int strict)
+{
+	char path[256], line[256], knob[280], *eq, *nl;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), FEATURES_DIR "%s.conf", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		eq = strchr(line, '=');
+		if (line[0] == '#' || !eq)
+			continue;
+		*eq = '\0';
+		if (line[0] == '/') {
+			snprintf(knob, sizeof(knob), "%s", line);
+		} else {
+			snprintf(knob, sizeof(knob), "/proc/sys/%s", line);
+			for (char *c = knob + 10; *c; c++)
+				if (*c == '.')
+					*c = '/';
+		}
+		if (knob_write(knob, eq + 1) && strict)
+			ret = -ENOENT;
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Apply the guest's feature set @name (guest/features/NAME.conf, installed
+ * in /lib/cowlab/features/) as /init's feature_apply does: off.conf first
+ * (a missing knob ignored), then NAME.conf, every knob of which must exist.
+ * The knob values live in those files only. Return: 0, or -ENOENT (no such
+ * set, or a knob missing on this kernel; everything is off again then).
+ */
+static inline int feature_set(const char *name)
+{
+	feature_file("off", 0);
+	if (!strcmp(name, "off"))
+		return 0;
+	if (feature_file(name, 1)) {
+		feature_file("off", 0);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 #endif /* COWLAB_KNOB_H */

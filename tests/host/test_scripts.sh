@@ -107,5 +107,17 @@ t "test.sh --dry-run: debug boots get 3 GB without 1 GiB pages, base boots the d
 t "test.sh --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 6 ]"
 t "test.sh --dry-run --full: names unique, debug boots with default memory, full debug list" bash -c "[ -z \"\$(cut -d: -f1 '$tmp/dryfull' | sort | uniq -d)\" ] && ! grep -q -- '--mem' '$tmp/dryfull' && grep '^boot selftests-debug' '$tmp/dryfull' | grep -vq 'only='"
 t "test.sh --dry-run --no-debug: no debug kernel boot" bash -c "[ -s '$tmp/drynodbg' ] && ! grep -q obj-debug '$tmp/drynodbg'"
+# features as data: "off" resets every knob of the series and every knob
+# any feature set touches (guest/features/off.conf is applied before each set)
+series_knobs=$(grep -rhoE '\.procname\s*=\s*"cow_[a-z_]+"' "$top/patches" "$top/mm-changes" |
+	sed 's/.*"\(.*\)"/vm.\1/' | sort -u)
+set_knobs=$(grep -hv '^\s*\(#\|$\)' "$top"/guest/features/*.conf | cut -d= -f1 | sort -u)
+off_knobs=$(grep -v '^\s*\(#\|$\)' "$top/guest/features/off.conf" | cut -d= -f1 | sort -u)
+t "features: the series defines vm.cow_* sysctls (found $(echo "$series_knobs" | wc -w))" [ -n "$series_knobs" ]
+t "features: off.conf resets every vm.cow_* sysctl of the series (missing: $(comm -23 <(echo "$series_knobs") <(echo "$off_knobs") | tr '\n' ' '))" \
+	bash -c "[ -z \"\$(comm -23 <(echo '$series_knobs') <(echo '$off_knobs'))\" ]"
+t "features: off.conf resets every knob a feature set touches (missing: $(comm -23 <(echo "$set_knobs") <(echo "$off_knobs") | tr '\n' ' '))" \
+	bash -c "[ -z \"\$(comm -23 <(echo '$set_knobs') <(echo '$off_knobs'))\" ]"
+
 echo "1..$n"
 exit $bad
