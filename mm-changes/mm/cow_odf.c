@@ -29,7 +29,10 @@
  *   fork). Nobody may look at a page's mapcount or exclusive bit through a
  *   shared table: every path that would first takes an own copy (below) or
  *   treats the table as not mapped (rmap walks: page_vma_mapped_walk()), so
- *   what smaps, pagemap, GUP, KSM, migration and reclaim see is exact.
+ *   what smaps, pagemap, GUP, KSM, migration and reclaim see is exact. A
+ *   walk that meets a shared table queues an unshare of it in that mm
+ *   (cow_odf_rmap_unshare()), so reclaim and migration succeed on their
+ *   next pass: a sleeping child cannot pin its parent's memory.
  *
  * - Unsharing: a fault in a shared range (read or write, either side), GUP,
  *   a page-table walk (smaps, pagemap, mincore, madvise, mlock...), mprotect,
@@ -46,8 +49,9 @@
  *
  * Counted in /proc/vmstat: cow_odf_shared (tables shared at fork),
  * cow_odf_copied (copied later), cow_odf_reused (taken back by the last
- * sharer without a copy), cow_odf_freed (dropped by a sharer without a copy)
- * and cow_odf_fallback (fork could not share and copied as usual).
+ * sharer without a copy), cow_odf_freed (dropped by a sharer without a copy),
+ * cow_odf_fallback (fork could not share and copied as usual) and
+ * cow_odf_rmap_unshare (unshares queued by rmap walks).
  *
  * Switched by vm.cow_odf (0: only processes that asked with
  * prctl(PR_SET_COW_ODF, PR_COW_ODF_ALWAYS); 1: every fork) and per process
@@ -55,9 +59,12 @@
  */
 
 #include <linux/cow_odf.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
+#include <linux/workqueue.h>
 #include <linux/sched/signal.h>
 #include <linux/wait_bit.h>
 #include <linux/prctl.h>
@@ -561,6 +568,107 @@ void cow_odf_unshare_addr(struct vm_area_struct *vma, unsigned long addr)
 	pmd = mm_find_pmd(vma->vm_mm, addr);
 	if (pmd && cow_odf_pmd_shared(pmd))
 		cow_odf_unshare(vma, pmd, addr);
+}
+
+/*
+ * Unshares that rmap walks ask for. Reclaim, migration (compaction, CMA,
+ * offlining) and memory-failure unmap a page through rmap, which cannot
+ * change a shared table (page_vma_mapped_walk() treats it as not mapped):
+ * without help a forked child that sleeps would pin its parent's memory.
+ * So a walk that meets a shared table queues an unshare of that table in
+ * that mm, and a work item gives the mm its own copy; the caller's next
+ * pass (reclaim and compaction come back) finds an ordinary table. The set
+ * of requests is bounded and deduplicated per (mm, 2 MiB range); one that
+ * does not fit is dropped, and the next walk asks again.
+ */
+#define COW_ODF_NR_REQS 64
+
+struct cow_odf_req {
+	struct mm_struct *mm;	/* mmgrab()bed while queued */
+	unsigned long addr;	/* the address the walk met */
+};
+
+static struct cow_odf_req cow_odf_reqs[COW_ODF_NR_REQS];
+static unsigned int cow_odf_nr_reqs;
+static DEFINE_SPINLOCK(cow_odf_reqs_lock);
+
+/*
+ * Serve the queued requests, newest first: in each mm that still has users
+ * and is not being reaped, unshare the table under the mmap lock (read), as
+ * khugepaged works on an mm. The tables are charged to the mm's memory
+ * cgroup, as a fork's would have been (so many sleeping children cannot
+ * place uncharged tables). At its limit the charge reclaims or OOM-kills
+ * in that cgroup like any of its allocations; the only exit that could
+ * wait for this work is the mm's own, which cannot start while the work
+ * holds a user of the mm, and the OOM reaper only trylocks.
+ */
+static void cow_odf_reqs_fn(struct work_struct *work)
+{
+	struct mem_cgroup *memcg, *old;
+	struct vm_area_struct *vma;
+	struct cow_odf_req req;
+
+	for (;;) {
+		spin_lock_irq(&cow_odf_reqs_lock);
+		if (!cow_odf_nr_reqs) {
+			spin_unlock_irq(&cow_odf_reqs_lock);
+			return;
+		}
+		req = cow_odf_reqs[--cow_odf_nr_reqs];
+		spin_unlock_irq(&cow_odf_reqs_lock);
+
+		if (!test_bit(MMF_UNSTABLE, &req.mm->flags) &&
+		    mmget_not_zero(req.mm)) {
+			memcg = get_mem_cgroup_from_mm(req.mm);
+			old = set_active_memcg(memcg);
+			mmap_read_lock(req.mm);
+			vma = vma_lookup(req.mm, req.addr);
+			if (vma && vma->anon_vma)
+				cow_odf_unshare_addr(vma, req.addr);
+			mmap_read_unlock(req.mm);
+			set_active_memcg(old);
+			mem_cgroup_put(memcg);
+			mmput(req.mm);
+		}
+		mmdrop(req.mm);
+		cond_resched();
+	}
+}
+
+static DECLARE_WORK(cow_odf_reqs_work, cow_odf_reqs_fn);
+
+/**
+ * cow_odf_rmap_unshare() - Ask for an unshare of a table an rmap walk met.
+ * @mm: the mm whose PMD maps a shared PTE table at @addr.
+ * @addr: the address the walk looked for.
+ *
+ * Called by page_vma_mapped_walk(), which may hold the anon_vma or i_mmap
+ * lock, a folio lock and a PTL: takes only a spinlock and queues work.
+ */
+void cow_odf_rmap_unshare(struct mm_struct *mm, unsigned long addr)
+{
+	bool queued = false;
+	unsigned long flags;
+	unsigned int i;
+
+	spin_lock_irqsave(&cow_odf_reqs_lock, flags);
+	for (i = 0; i < cow_odf_nr_reqs; i++)
+		if (cow_odf_reqs[i].mm == mm &&
+		    !((cow_odf_reqs[i].addr ^ addr) & PMD_MASK))
+			goto out;
+	if (cow_odf_nr_reqs < COW_ODF_NR_REQS) {
+		mmgrab(mm);
+		cow_odf_reqs[cow_odf_nr_reqs].mm = mm;
+		cow_odf_reqs[cow_odf_nr_reqs].addr = addr;
+		cow_odf_nr_reqs++;
+		queued = true;
+	}
+out:
+	spin_unlock_irqrestore(&cow_odf_reqs_lock, flags);
+	if (queued) {
+		count_vm_event(COW_ODF_RMAP_UNSHARE);
+		queue_work(system_unbound_wq, &cow_odf_reqs_work);
+	}
 }
 
 /**

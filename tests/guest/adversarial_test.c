@@ -865,8 +865,20 @@ static long reclaim_after_fork(int odf, long *swapped)
 	close(fds[0]);
 	anon0 = cg_key(RC_CG, "memory.stat", "anon");
 	out0 = vmstat_get("pswpout");
-	knob_write(RC_CG "/memory.reclaim", "64M");	/* EAGAIN: not all */
-	anon1 = cg_key(RC_CG, "memory.stat", "anon");
+	/*
+	 * Up to four passes, as reclaim comes back: the first one's rmap
+	 * walks queue the unshares of shared tables (cow_odf_rmap_unshare),
+	 * which a kworker serves meanwhile, and the pages it could not unmap
+	 * went to the active list. memory.reclaim says EAGAIN when it could
+	 * not reclaim all it was asked for.
+	 */
+	for (int pass = 0; pass < 4; pass++) {
+		knob_write(RC_CG "/memory.reclaim", "64M");
+		anon1 = cg_key(RC_CG, "memory.stat", "anon");
+		if (anon1 <= 64 << 10)
+			break;
+		usleep(300000);
+	}
 	*swapped = vmstat_get("pswpout") - out0;
 	knob_write(RC_CG "/cgroup.kill", "1");
 	for (int left = 2; left;)
@@ -882,11 +894,12 @@ static long reclaim_after_fork(int odf, long *swapped)
 /*
  * Finding 6: pages under a PTE table that on-demand fork shares are
  * invisible to rmap (page_vma_mapped_walk() skips shared tables), so a
- * forked, sleeping child makes its parent's memory unreclaimable (and
- * unmigratable): an RLIMIT_MEMLOCK bypass for any process. The same
- * proactive reclaim (memory.reclaim, swap allowed) after a vanilla fork and
- * after an on-demand fork must free about as much. Known gap: reported as
- * XFAIL with the figures until the design changes (docs/adversarial.md).
+ * forked, sleeping child made its parent's memory unreclaimable (and
+ * unmigratable): an RLIMIT_MEMLOCK bypass for any process. Now a walk that
+ * meets a shared table queues its unshare. The same proactive reclaim
+ * (memory.reclaim up to four times, swap allowed) after a vanilla fork and
+ * after an on-demand fork must free about as much (the old kernel: 16 of
+ * 16400 kB).
  */
 TEST_F_TIMEOUT(slow, reclaim_reaches_shared_ranges, 120)
 {
@@ -904,13 +917,7 @@ TEST_F_TIMEOUT(slow, reclaim_reaches_shared_ranges, 120)
 	       OOM_LEN >> 10, vanilla, sw_vanilla, odf, sw_odf);
 	/* the setup is fair: vanilla reclaims most of it */
 	ASSERT_LE((long)(OOM_LEN >> 10) * 3 / 4, vanilla);
-	if (odf < vanilla * 9 / 10) {
-		snprintf(_metadata->results->reason,
-			 sizeof(_metadata->results->reason),
-			 "finding 6: shared tables reclaimed %ld of %ld kB", odf,
-			 vanilla);
-		_metadata->exit_code = KSFT_XFAIL;
-	}
+	ASSERT_LE(vanilla * 9 / 10, odf) TH_LOG("finding 6: memory under shared tables is not reclaimable");
 }
 
 TEST_HARNESS_MAIN

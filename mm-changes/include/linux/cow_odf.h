@@ -65,6 +65,7 @@ int cow_odf_unshare(struct vm_area_struct *vma, pmd_t *pmd,
 int cow_odf_unshare_vma(struct vm_area_struct *vma, pmd_t *pmd,
 			unsigned long addr);
 void cow_odf_unshare_addr(struct vm_area_struct *vma, unsigned long addr);
+void cow_odf_rmap_unshare(struct mm_struct *mm, unsigned long addr);
 int cow_odf_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long end);
 int cow_odf_unshare_edges(struct vm_area_struct *vma, unsigned long start,
@@ -145,6 +146,11 @@ static inline bool cow_odf_free_table(struct mmu_gather *tlb, pmd_t *pmd,
 				      unsigned long addr)
 {
 	return false;
+}
+
+static inline void cow_odf_rmap_unshare(struct mm_struct *mm,
+					unsigned long addr)
+{
 }
 #endif /* CONFIG_COW_ODF */
 
