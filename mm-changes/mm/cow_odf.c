@@ -593,14 +593,17 @@ static unsigned int cow_odf_nr_reqs;
 static DEFINE_SPINLOCK(cow_odf_reqs_lock);
 
 /*
- * Serve the queued requests, newest first: in each mm that still has users
+ * Serve the queued requests, oldest first: in each mm that still has users
  * and is not being reaped, unshare the table under the mmap lock (read), as
- * khugepaged works on an mm. The tables are charged to the mm's memory
- * cgroup, as a fork's would have been (so many sleeping children cannot
- * place uncharged tables). At its limit the charge reclaims or OOM-kills
- * in that cgroup like any of its allocations; the only exit that could
- * wait for this work is the mm's own, which cannot start while the work
- * holds a user of the mm, and the OOM reaper only trylocks.
+ * khugepaged works on an mm. The lock is only tried, so that one mm busy
+ * under its write lock does not hold up every other's requests: a request
+ * that finds it taken is dropped, and the next rmap walk asks again. The
+ * tables are charged to the mm's memory cgroup, as a fork's would have been
+ * (so many sleeping children cannot place uncharged tables). At its limit
+ * the charge reclaims or OOM-kills in that cgroup like any of its
+ * allocations; the only exit that could wait for this work is the mm's
+ * own, which cannot start while the work holds a user of the mm (its last
+ * mmput() is asynchronous), and the OOM reaper only trylocks.
  */
 static void cow_odf_reqs_fn(struct work_struct *work)
 {
@@ -614,21 +617,25 @@ static void cow_odf_reqs_fn(struct work_struct *work)
 			spin_unlock_irq(&cow_odf_reqs_lock);
 			return;
 		}
-		req = cow_odf_reqs[--cow_odf_nr_reqs];
+		req = cow_odf_reqs[0];
+		memmove(cow_odf_reqs, cow_odf_reqs + 1,
+			--cow_odf_nr_reqs * sizeof(*cow_odf_reqs));
 		spin_unlock_irq(&cow_odf_reqs_lock);
 
 		if (!test_bit(MMF_UNSTABLE, &req.mm->flags) &&
 		    mmget_not_zero(req.mm)) {
-			memcg = get_mem_cgroup_from_mm(req.mm);
-			old = set_active_memcg(memcg);
-			mmap_read_lock(req.mm);
-			vma = vma_lookup(req.mm, req.addr);
-			if (vma && vma->anon_vma)
-				cow_odf_unshare_addr(vma, req.addr);
-			mmap_read_unlock(req.mm);
-			set_active_memcg(old);
-			mem_cgroup_put(memcg);
-			mmput(req.mm);
+			if (mmap_read_trylock(req.mm)) {
+				memcg = get_mem_cgroup_from_mm(req.mm);
+				old = set_active_memcg(memcg);
+				vma = vma_lookup(req.mm, req.addr);
+				if (vma && vma->anon_vma)
+					cow_odf_unshare_addr(vma, req.addr);
+				set_active_memcg(old);
+				mem_cgroup_put(memcg);
+				mmap_read_unlock(req.mm);
+			}
+			/* the last user's exit_mmap() must not run here */
+			mmput_async(req.mm);
 		}
 		mmdrop(req.mm);
 		cond_resched();

@@ -17,6 +17,9 @@
  *   - mdup_ksm_in_swap_cache_copied: a KSM folio still in the swap cache
  *     behind a swap PTE was mapped at the destination, where rmap never
  *     finds it (finding 7e).
+ *   - ksm_never_promotes_an_mdup_shared_page, mdup_counts_ksm_zero_pages:
+ *     a page mdup() shares turned KSM in place by ksmd, and KSM zero
+ *     pages copied uncounted (review 4).
  *  on-demand fork (patches 0013-0014):
  *   - exit_of_split_range_copies_nothing: a shared 2 MiB range split into
  *     several VMAs (madvise(MADV_DONTDUMP), no page-table change) must be
@@ -37,6 +40,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -391,6 +395,120 @@ TEST(mdup_ksm_in_swap_cache_copied)
 	close(fds[1]);
 	munmap(src, len);
 	munmap(dst, PG);
+}
+
+/*
+ * Review 4, finding 1: ksmd could turn a folio that mdup() shares between
+ * the source and the copy into a KSM folio in place (a merge accepts a
+ * folio mapped more than once: fork maps it at the same address), after
+ * which the copy mapped a KSM folio at an address no stable-tree item
+ * records. Three identical pages, duplicated; the copy's first page
+ * written (so the source's first page is its own); only the source made
+ * mergeable; ksmd runs flat out for 6 s (at least two full scans). The
+ * copy's second page must never map a KSM page. (KSM now leaves such
+ * shared pages unmerged; the old kernel merged them.)
+ */
+TEST(ksm_never_promotes_an_mdup_shared_page)
+{
+	size_t len = 3 * PG;
+	char *src, *dst;
+	long scans;
+	int merged;
+
+	NEED_MDUP();
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memset(src, 0x5a, len);
+	dst = mdup(src, len, NULL, 0);
+	ASSERT_NE(MAP_FAILED, dst);
+	dst[0] = 0x5a;	/* a copy of its own: src's first page is src's */
+	ASSERT_EQ(0, madvise(src, len, MADV_MERGEABLE));
+	scans = knob_long(KSM_KNOBS "full_scans");
+	merged = ksm_merge(src, src + PG);
+	if (merged < 0) {
+		munmap(src, len);
+		munmap(dst, len);
+		SKIP(return, "no KSM");
+	}
+	scans = knob_long(KSM_KNOBS "full_scans") - scans;
+	TH_LOG("KSM %s the source's pages in %ld full scans",
+	       merged ? "merged" : "did not merge", scans);
+	/*
+	 * ksmd merges the page it scans into the tree's: the source's second
+	 * page, shared with the copy, may only be replaced, never become
+	 * the KSM page itself (then no merge happens here at all).
+	 */
+	if (merged) {
+		ASSERT_NE(pfn(src + PG), pfn(dst + PG))
+			TH_LOG("the copy maps the KSM page its source's page became");
+	} else {
+		ASSERT_LE(2, scans);
+	}
+	for (size_t i = 0; i < len; i++)
+		ASSERT_EQ(0x5a, (unsigned char)dst[i]);
+	madvise(src, len, MADV_UNMERGEABLE);
+	munmap(src, len);
+	munmap(dst, len);
+}
+
+/* This process's KSM zero pages (/proc/self/ksm_stat), or LONG_MIN. */
+static long ksm_zero_pages_self(void)
+{
+	FILE *f = fopen("/proc/self/ksm_stat", "r");
+	char key[64];
+	long v, r = LONG_MIN;
+
+	if (!f)
+		return r;
+	while (fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, "ksm_zero_pages"))
+			r = v;
+	fclose(f);
+	return r;
+}
+
+/*
+ * Review 4, finding 2: with use_zero_pages, KSM maps empty pages to the
+ * zero page and counts them per mm; mdup() copied those PTEs without
+ * counting them, so unmapping both ranges drove the count negative.
+ */
+TEST(mdup_counts_ksm_zero_pages)
+{
+	size_t len = 4 * PG;
+	char uzp[16], *src, *dst;
+	long before, copied, after;
+	int merged;
+
+	NEED_MDUP();
+	if (knob_read(KSM_KNOBS "use_zero_pages", uzp, sizeof(uzp)) ||
+	    ksm_zero_pages_self() == LONG_MIN)
+		SKIP(return, "no KSM zero pages");
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memset(src, 1, len);
+	memset(src, 0, len);
+	ASSERT_EQ(0, madvise(src, len, MADV_MERGEABLE));
+	before = ksm_zero_pages_self();
+	knob_write(KSM_KNOBS "use_zero_pages", "1");
+	merged = ksm_merge(src, src + 3 * PG);
+	knob_write(KSM_KNOBS "use_zero_pages", uzp);
+	if (merged <= 0 || ksm_zero_pages_self() - before != 4) {
+		madvise(src, len, MADV_UNMERGEABLE);
+		munmap(src, len);
+		SKIP(return, "KSM did not map the zero page within 6 s");
+	}
+	dst = mdup(src, len, NULL, 0);
+	ASSERT_NE(MAP_FAILED, dst);
+	copied = ksm_zero_pages_self() - before;
+	ASSERT_EQ(0, munmap(dst, len));
+	ASSERT_EQ(0, munmap(src, len));
+	after = ksm_zero_pages_self() - before;
+	TH_LOG("KSM zero pages: 4 merged, %ld after mdup(), %ld after munmap of both",
+	       copied, after);
+	EXPECT_EQ(8, copied);
+	EXPECT_EQ(0, after);
 }
 
 /* ---- on-demand fork ---- */

@@ -48,6 +48,14 @@ static inline int knob_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* The integer in the one-line file @path, or -1 if unreadable. */
+static inline long knob_long(const char *path)
+{
+	char buf[32];
+
+	return knob_read(path, buf, sizeof(buf)) ? -1 : atol(buf);
+}
+
 /* Read the integer vm sysctl @name into *@val: 0, or -1 (no such sysctl). */
 static inline int sysctl_get(const char *name, int *val)
 {

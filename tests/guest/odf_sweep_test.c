@@ -8,6 +8,10 @@
  * the operation's documented errno, with the region as the operation
  * leaves it and the grandchild's copy intact; any splat fails the boot.
  *
+ * The same sweep runs over a child's COW write fault after a plain fork
+ * under each COW policy (pre-copy fixed and adaptive, THP copy and
+ * adaptive): their extra allocations may fail, never the data.
+ *
  * Needs the debug kernel (fault injection); skips elsewhere.
  */
 #include <errno.h>
@@ -200,6 +204,11 @@ static int sw_check(char *p, char *spare, const struct sw_op *op, int ret)
  * One run at fail-nth @n: 0 clean, 1 and the call reached no injection
  * point (the sweep is over), or 10+ a failure step.
  */
+/* How the region is shared: on-demand fork (1) or a plain fork (0). */
+static int sw_odf = 1;
+/* The region is THP (MADV_HUGEPAGE), not 4K pages (MADV_NOHUGEPAGE). */
+static int sw_thp;
+
 static int sw_run(const struct sw_op *op, int n)
 {
 	char *p = map_aligned(SW_LEN), *spare = map_aligned(PMD_SZ), buf[16];
@@ -207,9 +216,12 @@ static int sw_run(const struct sw_op *op, int n)
 	pid_t gpid;
 	char c;
 
-	if (!p || !spare || pipe(go) || !have_odf())
+	if (!p || !spare || pipe(go))
 		return 10;
-	madvise(p, SW_LEN, MADV_NOHUGEPAGE);
+	if (sw_odf ? !have_odf() :
+	    prctl(PR_SET_COW_ODF, PR_COW_ODF_NEVER, 0, 0, 0) && errno != EINVAL)
+		return 10;
+	madvise(p, SW_LEN, sw_thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	madvise(spare, PMD_SZ, MADV_NOHUGEPAGE);
 	sw_fill(p);
 	gpid = fork();
@@ -296,13 +308,11 @@ FIXTURE_TEARDOWN(sweep)
  * point: every failure is a documented errno (or a retried fault) with the
  * region and the grandchild's copy as they were.
  */
-TEST_F_TIMEOUT(sweep, odf_fail_nth, 300)
+static void sweep(struct __test_metadata *_metadata, const struct sw_op *op,
+		  const char *what)
 {
-	const struct sw_op *op = &sw_ops[variant->op];
 	int points = 0, n;
 
-	NEED_ODF();
-	NEED_INJECTION(0);
 	for (n = 1; n <= SW_MAX; n += n < SW_DENSE ? 1 : SW_STRIDE) {
 		int status;
 		pid_t pid = fork();
@@ -328,10 +338,59 @@ TEST_F_TIMEOUT(sweep, odf_fail_nth, 300)
 		points++;
 	}
 	inject_setup(0, 0);
-	TH_LOG("%s: %d allocation points failed (n = 1..%d, then every %d-th; %s %d), each cleanly",
-	       op->name, points, SW_DENSE, SW_STRIDE,
+	TH_LOG("%s%s: %d allocation points failed (n = 1..%d, then every %d-th; %s %d), each cleanly",
+	       op->name, what, points, SW_DENSE, SW_STRIDE,
 	       n > SW_MAX ? "stopped at" : "none left past", n > SW_MAX ? SW_MAX : n);
 	ASSERT_LT(0, points);
+}
+
+TEST_F_TIMEOUT(sweep, odf_fail_nth, 300)
+{
+	NEED_ODF();
+	NEED_INJECTION(0);
+	sweep(_metadata, &sw_ops[variant->op], "");
+}
+
+/*
+ * The COW write fault of a child after a plain fork, under each COW
+ * policy's feature set (guest/features), swept the same way: pre-copy's
+ * window allocations, the THP policies' 2 MiB copy, re-collapse and their
+ * fallbacks. A failure may only retry the fault; the data stay.
+ */
+FIXTURE(policy) {
+	int unused;
+};
+
+FIXTURE_VARIANT(policy) {
+	const char *set;
+	int thp;
+};
+
+FIXTURE_VARIANT_ADD(policy, precopy) { .set = "precopy", .thp = 0 };
+FIXTURE_VARIANT_ADD(policy, precopy_adaptive) { .set = "precopy-adaptive", .thp = 0 };
+FIXTURE_VARIANT_ADD(policy, thp_copy) { .set = "thp-copy", .thp = 1 };
+FIXTURE_VARIANT_ADD(policy, thp_adaptive) { .set = "thp-adaptive", .thp = 1 };
+
+FIXTURE_SETUP(policy)
+{
+}
+
+FIXTURE_TEARDOWN(policy)
+{
+	feature_set("off");
+}
+
+TEST_F_TIMEOUT(policy, write_fault_fail_nth, 300)
+{
+	char what[64];
+
+	NEED_INJECTION(0);
+	if (feature_set(variant->set))
+		SKIP(return, "feature set %s: not on this kernel", variant->set);
+	sw_odf = 0;
+	sw_thp = variant->thp;
+	snprintf(what, sizeof(what), " (plain fork, %s)", variant->set);
+	sweep(_metadata, &sw_ops[0], what);
 }
 
 TEST_HARNESS_MAIN
