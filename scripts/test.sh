@@ -157,7 +157,8 @@ guest_start() {
 	fi
 	jobs_judge[$name]=$judge
 	if [ $dry = 1 ]; then
-		echo "boot $name: --plan $plan --kernel ${kernel#"$top"/} --cpu $qcpu $*"
+		local args="$*"
+		echo "boot $name: --plan $plan --kernel ${kernel#"$top"/} --cpu $qcpu ${args//"$top"\//}"
 		return 0
 	fi
 	while [ "$(running_guests)" -ge "$lanes" ]; do wait -n; done
