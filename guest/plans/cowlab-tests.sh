@@ -2,7 +2,8 @@
 # Plan "cowlab-tests": every cowlab KTAP test binary in /bin (tests/guest,
 # built into build/guest-tests as *_test), each one a subtest. The tests set
 # the knobs they need and restore them; every feature is off around them.
-# cowlab.only=a_test,b_test limits the run to those binaries.
+# cowlab.only=a_test,b_test limits the run to those binaries;
+# cowlab.except=a_test,b_test leaves those out.
 #
 # Then "leak-check": after page cache and slab caches are dropped and memory
 # compacted (which drains the per-CPU page lists), the
@@ -45,6 +46,7 @@ for t in /bin/*_test; do
 	if [ -n "${COWLAB_ONLY:-}" ]; then
 		case ",$COWLAB_ONLY," in *",$(basename "$t"),"*) ;; *) continue ;; esac
 	fi
+	case ",${COWLAB_EXCEPT:-}," in *",$(basename "$t"),"*) continue ;; esac
 	found=1
 	run_prog "$(basename "$t")" 600 "$t"
 done
