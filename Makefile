@@ -14,12 +14,12 @@ JOBS ?= $(shell nproc)
 export JOBS
 
 .PHONY: help deps tree tree-vanilla kernel kernel-base kernel-debug kernel-vanilla \
-	selftests bench initramfs run test test-host test-full bench-host guest-smoke stress stress-torture fuzz export \
-	checkpatch clean distclean
+	selftests bench guest-tests initramfs initramfs-fuzz run test test-host test-full bench-host guest-smoke \
+	stress stress-torture fuzz export checkpatch clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "other targets: deps tree kernel kernel-vanilla selftests bench initramfs"
+	@echo "other targets: deps tree kernel kernel-vanilla selftests bench guest-tests initramfs initramfs-fuzz"
 	@echo "               test-host test-full bench-host guest-smoke stress fuzz export checkpatch clean"
 
 deps:
@@ -48,8 +48,20 @@ selftests: tree
 bench: tree
 	@$(MAKE) -s -C userspace-bench KSFT_DIR=$(KSRC)/tools/testing/selftests
 
-initramfs: selftests bench
-	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap --bin $(TOP)/userspace-bench/build/hugecow
+guest-tests: tree
+	@$(MAKE) -s -C tests/guest KSFT_DIR=$(KSRC)/tools/testing/selftests OUT=$(B)/guest-tests
+
+# The one guest image of run, test, stress and guest-smoke: busybox, /init,
+# plans, feature sets, the upstream selftests, the benchmarks, the cowlab
+# guest tests. Every build below is a make target; scripts run them, never
+# the build chain themselves.
+initramfs: selftests bench guest-tests
+	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap \
+		--bin $(TOP)/userspace-bench/build/hugecow --bin $(B)/guest-tests
+
+# the fuzz boot's own image: Debian's trinity and stress-ng with their
+# libraries (13 MB; the other boots do without them)
+initramfs-fuzz: $(B)/initramfs-fuzz.cpio.gz
 
 guest-smoke: kernel-base initramfs
 	@scripts/run-guest.sh --plan smoke
@@ -58,13 +70,13 @@ run: deps
 	@scripts/study.sh
 
 test: deps
-	@scripts/test.sh
+	@scripts/test.py
 
-test-host: tree
-	@scripts/test.sh --host-only
+test-host: deps
+	@scripts/test.py --host-only
 
 test-full: deps
-	@scripts/test.sh --full
+	@scripts/test.py --full
 
 # make stress [SEEDS=50] [STEPS=200] [KERNEL=base|debug] [DURATION=seconds]
 #             [FUZZ=600]:
@@ -80,7 +92,8 @@ KERNEL ?= base
 FUZZ ?= 600
 stress: stress-torture fuzz
 
-$(B)/initramfs-fuzz.cpio.gz: scripts/build-initramfs.sh guest/init guest/lib.sh $(wildcard guest/plans/*.sh guest/features/*.conf) | deps
+$(B)/initramfs-fuzz.cpio.gz: scripts/build-initramfs.sh scripts/features.py guest/init guest/lib.sh \
+		$(wildcard guest/plans/*.sh guest/features/*.conf) | deps
 	@scripts/build-initramfs.sh --selftests /nonexistent --dyn trinity --dyn stress-ng --out $@
 
 fuzz: kernel-$(KERNEL) $(B)/initramfs-fuzz.cpio.gz
@@ -90,11 +103,7 @@ fuzz: kernel-$(KERNEL) $(B)/initramfs-fuzz.cpio.gz
 		--set duration=$(FUZZ) $(if $(FUZZ_SEED),--set seed=$(FUZZ_SEED)); fi
 
 stress-torture: kernel-$(KERNEL) initramfs
-	@$(MAKE) -s -C tests/guest KSFT_DIR=$(KSRC)/tools/testing/selftests OUT=$(B)/guest-tests
-	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap --bin $(TOP)/userspace-bench/build/hugecow --bin $(B)/guest-tests \
-		--out $(B)/initramfs-stress.cpio.gz
-	@scripts/run-guest.sh --plan torture --kernel $(B)/obj-$(KERNEL)/bzImage \
-		--initrd $(B)/initramfs-stress.cpio.gz --timeout 7500 \
+	@scripts/run-guest.sh --plan torture --kernel $(B)/obj-$(KERNEL)/bzImage --timeout 7500 \
 		--set seeds=$(SEEDS) --set steps=$(STEPS) $(if $(SEED),--set seed=$(SEED)) \
 		$(if $(DURATION),--set duration=$(DURATION))
 

@@ -113,13 +113,14 @@ ktap_close() {
 	poweroff -f
 }
 
-# features_all: every feature set at once, "a+b+...": all sets but "off"
-# and the "[variant]" ones (alternative settings of the same knobs), as
-# scripts/test.sh's ALL.
+# features_all: every feature set at once, "a+b+...": all sets but "off",
+# the variants (alternative settings of the same knobs, "# variant-of:") and
+# the sets that switch nothing, as scripts/features.py all.
 features_all() {
 	for _f in /lib/cowlab/features/*.conf; do
 		case $_f in */off.conf) continue ;; esac
-		grep -q '\[variant\]' "$_f" || basename "$_f" .conf
+		grep -q '^# variant-of:' "$_f" && continue
+		grep -q '^[^#[:space:]]' "$_f" && basename "$_f" .conf
 	done | sort | tr '\n' + | sed 's/+$//'
 }
 

@@ -48,6 +48,8 @@ ln -s busybox "$root/bin/sh"
 install -m 755 "$top/guest/init" "$root/init"
 cp "$top/guest/lib.sh" "$top/guest/selftests.list" "$root/lib/cowlab/"
 cp "$top"/guest/features/*.conf "$root/lib/cowlab/features/"
+# "off": every manifest's off values, generated (scripts/features.py)
+/usr/bin/python3 "$top/scripts/features.py" off-conf >"$root/lib/cowlab/features/off.conf"
 cp "$top"/guest/plans/*.sh "$root/plans/"
 gcc -static -O2 -Wall -Wextra -o "$root/bin/cowlab-exit" "$top/guest/cowlab-exit.c"
 if [ -d "$st" ]; then cp "$st"/* "$root/selftests/mm/"; else echo ">> initramfs: no selftests at $st"; fi

@@ -60,18 +60,12 @@ out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)}
 t0=$(date +%s)
 step() { echo "== $* ($(($(date +%s) - t0))s)"; }
 
-step "build: tree, patched kernel, selftests, cowbench, initramfs"
-scripts/deps.sh || exit 1
-scripts/tree.sh || exit 1
-scripts/build-kernel.sh --config base || exit 1
-scripts/build-selftests.sh || exit 1
-make -s -C userspace-bench KSFT_DIR="$B/linux/tools/testing/selftests" || exit 1
-scripts/build-initramfs.sh --bin "$top/userspace-bench/build/cowbench" --bin "$top/userspace-bench/build/kvsnap" --bin "$top/userspace-bench/build/hugecow" || exit 1
+step "build: make kernel-base initramfs (tree, patched kernel, selftests, benchmarks, guest tests)"
+make -s -C "$top" kernel-base initramfs || exit 1
 if [ $vanilla = 1 ]; then
 	# the vanilla kernel builds while the patched kernel's boots run
-	step "build: vanilla kernel (same config, no series), in the background"
-	{ scripts/tree.sh --vanilla && scripts/build-kernel.sh --config base \
-		--tree "$B/linux-vanilla" --out "$B/obj-vanilla"; } >"$B/vanilla-build.log" 2>&1 &
+	step "build: make kernel-vanilla (same config, no series), in the background"
+	make -s -C "$top" kernel-vanilla >"$B/vanilla-build.log" 2>&1 </dev/null &
 	vpid=$!
 fi
 

@@ -13,8 +13,8 @@
 # kernel splat (scripts/splat-scan.sh on the console and dmesg). The counts
 # (syscalls, bogo ops) are diagnostics.
 # Knobs: cowlab.duration=SECONDS (each fuzzer), cowlab.features=SET[+SET]
-# (default: every set but "off" and the [variant] ones), cowlab.seed=N
-# (trinity's seed; default: from the clock, printed), cowlab.children=N
+# (default: every set but "off" and the variants, as scripts/features.py
+# all), cowlab.seed=N (trinity's seed; default: from the clock, printed), cowlab.children=N
 # (trinity's children, default 4), cowlab.stressors=a+b (stress-ng's
 # stressors instead of the list below), cowlab.fuzzers=trinity+stress-ng.
 FUZZ_STRESSORS=${COWLAB_STRESSORS:-"bigheap brk fork madvise mlock mmap mmapaddr mmapfixed mmapfork

@@ -202,7 +202,8 @@ static inline int feature_file(const char *name, int strict)
 /*
  * Apply the guest's feature set @name (guest/features/NAME.conf, installed
  * in /lib/cowlab/features/) as /init's feature_apply does: off.conf first
- * (a missing knob ignored), then NAME.conf, every knob of which must exist.
+ * (generated from every manifest's "off:" line; a missing knob ignored),
+ * then NAME.conf, every knob of which must exist.
  * The knob values live in those files only. Return: 0, or -ENOENT (no such
  * set, or a knob missing on this kernel; everything is off again then).
  */

@@ -95,29 +95,63 @@ seq 1 20000 | sed 's/^/cow_stat: seq=/' >"$tmp/big.txt"
 "$top/scripts/stream-split.sh" "$tmp/gz.stream" "$tmp/o3"
 t "stream-split decodes a gzip+base64 frame" cmp -s "$tmp/big.txt" "$tmp/o3/big.txt"
 t "stream-split keeps gzip+base64 payload out of the KTAP" [ "$(grep -c . "$tmp/o3/result.ktap")" = 2 ]
-# test.sh --dry-run: the boots make test starts, in order, with their arguments
-dry() { env -u COWLAB_TEST_CPU -u COWLAB_SELFTEST_SMP -u COWLAB_LANES COWLAB_DEBUG=1 "$top/scripts/test.sh" --dry-run "$@" | grep '^boot '; }
+# test.py --dry-run: the boots make test starts, in order, with their arguments
+dry() { env -u COWLAB_TEST_CPU -u COWLAB_SELFTEST_SMP -u COWLAB_LANES -u COWLAB_FUZZ_SECONDS COWLAB_DEBUG=1 "$top/scripts/test.py" --dry-run "$@" | grep '^boot '; }
 dry >"$tmp/dry"
 dry --full >"$tmp/dryfull"
 dry --no-debug >"$tmp/drynodbg"
-t "test.sh --dry-run: every feature on boots first" bash -c "head -n 1 '$tmp/dry' | grep -q '^boot selftests-all: .*features=mthp-copy+odf+precopy'"
-t "test.sh --dry-run: off, thp-copy, cowlab tests on base and debug, debug selftests, fuzzers" bash -c "[ \"\$(cut -d: -f1 '$tmp/dry' | sort | tr '\n' ' ')\" = 'boot cowlab-tests-base boot cowlab-tests-debug boot cowlab-tests-debug-2 boot fuzz-debug boot selftests-all boot selftests-debug boot selftests-off boot selftests-thp-copy ' ]"
-t "test.sh --dry-run: every selftests boot on one vCPU, no cowlab-tests boot" bash -c "! grep 'plan selftests' '$tmp/dry' | grep -v -- '--smp 1' | grep -q . && ! grep 'plan cowlab-tests' '$tmp/dry' | grep -q -- '--smp'"
-t "test.sh --dry-run: debug boots get 3 GB without 1 GiB pages, base boots the default" bash -c "[ \"\$(grep -c 'obj-debug.*--mem 3072 --hugepages 128 0' '$tmp/dry')\" = 4 ] && ! grep obj-base '$tmp/dry' | grep -q -- --mem"
-t "test.sh --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 8 ]"
-t "test.sh --dry-run --full: names unique, debug boots with default memory, full debug list" bash -c "[ -z \"\$(cut -d: -f1 '$tmp/dryfull' | sort | uniq -d)\" ] && ! grep -q -- '--mem' '$tmp/dryfull' && grep '^boot selftests-debug' '$tmp/dryfull' | grep -vq 'only='"
-t "test.sh --dry-run --no-debug: no debug kernel boot" bash -c "[ -s '$tmp/drynodbg' ] && ! grep -q obj-debug '$tmp/drynodbg'"
-# features as data: "off" resets every knob of the series and every knob
-# any feature set touches (guest/features/off.conf is applied before each set)
-series_knobs=$(grep -rhoE '\.procname\s*=\s*"cow_[a-z_]+"' "$top/patches" "$top/mm-changes" |
-	sed 's/.*"\(.*\)"/vm.\1/' | sort -u)
-set_knobs=$(grep -hv '^\s*\(#\|$\)' "$top"/guest/features/*.conf | cut -d= -f1 | sort -u)
-off_knobs=$(grep -v '^\s*\(#\|$\)' "$top/guest/features/off.conf" | cut -d= -f1 | sort -u)
-t "features: the series defines vm.cow_* sysctls (found $(echo "$series_knobs" | wc -w))" [ -n "$series_knobs" ]
-t "features: off.conf resets every vm.cow_* sysctl of the series (missing: $(comm -23 <(echo "$series_knobs") <(echo "$off_knobs") | tr '\n' ' '))" \
-	bash -c "[ -z \"\$(comm -23 <(echo '$series_knobs') <(echo '$off_knobs'))\" ]"
-t "features: off.conf resets every knob a feature set touches (missing: $(comm -23 <(echo "$set_knobs") <(echo "$off_knobs") | tr '\n' ' '))" \
-	bash -c "[ -z \"\$(comm -23 <(echo '$set_knobs') <(echo '$off_knobs'))\" ]"
+t "test.py --dry-run: every feature on boots first" bash -c "head -n 1 '$tmp/dry' | grep -q '^boot selftests-all: .*features=$("$top/scripts/features.py" all) '"
+t "test.py --dry-run: off, thp-copy, cowlab tests on base and debug, debug selftests, fuzzers" bash -c "[ \"\$(cut -d: -f1 '$tmp/dry' | sort | tr '\n' ' ')\" = 'boot cowlab-tests-base boot cowlab-tests-debug boot cowlab-tests-debug-2 boot fuzz-debug boot selftests-all boot selftests-debug boot selftests-off boot selftests-thp-copy ' ]"
+t "test.py --dry-run: every selftests boot on one vCPU, no cowlab-tests boot" bash -c "! grep 'plan selftests' '$tmp/dry' | grep -v -- '--smp 1' | grep -q . && ! grep 'plan cowlab-tests' '$tmp/dry' | grep -q -- '--smp'"
+t "test.py --dry-run: debug boots get 3 GB without 1 GiB pages, base boots the default" bash -c "[ \"\$(grep -c 'obj-debug.*--mem 3072 --hugepages 128 0' '$tmp/dry')\" = 4 ] && ! grep obj-base '$tmp/dry' | grep -q -- --mem"
+t "test.py --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 8 ]"
+t "test.py --dry-run: the fuzz boot alone gets the fuzz image" bash -c "[ \"\$(grep -c 'initramfs-fuzz' '$tmp/dry')\" = 1 ] && grep -q '^boot fuzz-debug:.*initramfs-fuzz' '$tmp/dry'"
+t "test.py --dry-run --full: names unique, debug boots with default memory, full debug list, each set alone" bash -c "[ -z \"\$(cut -d: -f1 '$tmp/dryfull' | sort | uniq -d)\" ] && ! grep -q -- '--mem' '$tmp/dryfull' && grep '^boot selftests-debug' '$tmp/dryfull' | grep -vq 'only=' && [ \"\$(grep -c '^boot selftests-' '$tmp/dryfull')\" = \$((\$("$top/scripts/features.py" singles | tr , '\n' | wc -l) + 3)) ]"
+t "test.py --dry-run --no-debug: no debug kernel boot, no debug build" bash -c "[ -s '$tmp/drynodbg' ] && ! grep -q obj-debug '$tmp/drynodbg' && ! '$top/scripts/test.py' --dry-run --no-debug | grep -q kernel-debug"
+# the matrix narrowed and split: --only, --shard, --list
+"$top/scripts/test.py" --list >"$tmp/list"
+for k in 1 2 3; do "$top/scripts/test.py" --list --shard $k/3; done >"$tmp/shards"
+t "test.py --shard: three shards run every host suite and boot once" bash -c "[ \"\$(sort '$tmp/list')\" = \"\$(sort '$tmp/shards')\" ]"
+t "test.py --shard 2/3: no host suite, every third boot" bash -c "[ \"\$('$top/scripts/test.py' --list --shard 2/3 | tr '\n' ' ')\" = \"\$(grep '^boot' '$tmp/list' | sed -n '2~3p' | tr '\n' ' ')\" ]"
+t "test.py --only: patterns pick host suites and boots" bash -c "[ \"\$('$top/scripts/test.py' --list --only 'host-s*,selftests-off' | tr '\n' ' ')\" = 'host host-scripts boot selftests-off ' ]"
+t "test.py --only with no match: exit 1 with a message" bash -c "! '$top/scripts/test.py' --list --only nosuch 2>'$tmp/e' && grep -q 'no such host suite or boot' '$tmp/e'"
+t "test.py --shard 4/3 and --features with an unknown set are refused" bash -c "! '$top/scripts/test.py' --list --shard 4/3 2>/dev/null && ! '$top/scripts/test.py' --list --features off,nosuch 2>/dev/null"
+t "test.py --host-only: host suites only" bash -c "! '$top/scripts/test.py' --list --host-only | grep -q '^boot' && [ \"\$('$top/scripts/test.py' --list --host-only | grep -c '^host')\" = 5 ]"
+t "test.py --selftests narrows every selftests boot and drops the variants' own" bash -c "'$top/scripts/test.py' --dry-run --selftests cow | grep '^boot selftests' | grep -v -- '--set only=cow ' | grep -q . ; [ \$? = 1 ] && ! '$top/scripts/test.py' --dry-run --selftests cow | grep -q selftests-thp-copy"
+# features as data: the manifests (guest/features/*.conf) against the tree
+"$top/scripts/features.py" check >"$tmp/fcheck" 2>&1
+t "features: every manifest matches the tree ($(head -n 3 "$tmp/fcheck" | tr '\n' ';'))" [ ! -s "$tmp/fcheck" ]
+t "features: the README's feature table is scripts/features.py table" "$top/scripts/features.py" readme
+"$top/scripts/features.py" off-conf >"$tmp/off.conf"
+t "features: the generated off set resets vm.cow_odf and the tracepoint" \
+	bash -c "grep -qx 'vm.cow_odf=0' '$tmp/off.conf' && grep -qx '/sys/kernel/tracing/events/cow/enable=0' '$tmp/off.conf'"
+# the guest's "every feature on" (guest/lib.sh) is the host's
+mkdir -p "$tmp/g/lib/cowlab/features"
+cp "$top"/guest/features/*.conf "$tmp/g/lib/cowlab/features/"
+cp "$tmp/off.conf" "$tmp/g/lib/cowlab/features/"
+{ sed -n '/^features_all()/,/^}/p' "$top/guest/lib.sh" | sed "s|/lib/cowlab|$tmp/g/lib/cowlab|"; echo features_all; } >"$tmp/fa.sh"
+t "features: the guest's ALL ($(sh "$tmp/fa.sh")) is scripts/features.py all" [ "$(sh "$tmp/fa.sh")" = "$("$top/scripts/features.py" all)" ]
+# a tree whose manifests have drifted: each kind of drift is reported
+ft=$tmp/ftree
+mkdir -p "$ft/patches" "$ft/mm-changes/mm" "$ft/guest/features" "$ft/tests/guest" "$ft/docs"
+printf '0001-a.patch\n0002-b.patch\n' >"$ft/patches/series"
+printf '+\t.procname = "cow_a",\n+\t.procname = "cow_b",\n' >"$ft/patches/0001-a.patch"
+: >"$ft/patches/0002-b.patch"
+: >"$ft/mm-changes/mm/a.c"
+: >"$ft/tests/guest/a_test.c"
+: >"$ft/docs/a.md"
+echo cow 60 ./cow >"$ft/guest/selftests.list"
+printf '# off: vm.cow_a=0\n# patches: 0001\n# mm-changes: mm/a.c\n# tests: a_test\n# doc: docs/a.md\nvm.cow_a=1\n' >"$ft/guest/features/a.conf"
+printf '# variant-of: a\n# selftests: cow nosuch\nvm.cow_a=2\nvm.cow_c=1\n' >"$ft/guest/features/a-v.conf"
+"$top/scripts/features.py" --top "$ft" check >"$tmp/fdrift" 2>&1
+t "features check: a drifted tree exits 1" [ $? = 1 ]
+t "features check: a sysctl of the series no manifest resets" grep -q '^vm.cow_b: defined by the series, reset by no manifest' "$tmp/fdrift"
+t "features check: a patch no manifest claims" grep -q '^0002-b.patch: claimed by 0 manifests' "$tmp/fdrift"
+t "features check: a variant setting a knob its primary does not reset" grep -q 'a-v.conf: sets vm.cow_c, which a' "$tmp/fdrift"
+t "features check: a selftest that is not in the list" grep -q 'selftest nosuch is not in guest/selftests.list' "$tmp/fdrift"
+printf 'x\n' >"$ft/guest/features/off.conf"
+"$top/scripts/features.py" --top "$ft" check >"$tmp/fdrift2" 2>&1
+t "features check: a hand-kept off.conf is refused" grep -q 'off.conf: "off" is generated' "$tmp/fdrift2"
 
 echo "1..$n"
 exit $bad

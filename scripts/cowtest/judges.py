@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Judges of make test: turn a finished boot's files into TAP suites.
+
+A judge is a function judge(run, boot): it calls run.suite() once per suite
+it makes of the boot's output directory (run.dir(boot)): the boot's own
+results, then its kernel log scanned for splats. scripts/test.py calls them
+in the matrix's order once every boot has ended.
+"""
+import os
+import re
+
+
+def top_level(path):
+    """The boot's result.ktap without its nested lines: one point a program.
+
+    Returns (text, rc) as grep -v '^    ' would: rc 2 when the file is
+    missing, 1 when nothing is left."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f if not line.startswith("    ")]
+    except OSError as e:
+        return f"# {path}: {e.strerror}\n", 2
+    return "".join(lines), 0 if lines else 1
+
+
+def failing_context(path, before, limit=80):
+    """The lines before each failing line of a KTAP file (grep -B), for the log."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    keep = set()
+    for i, line in enumerate(lines):
+        if re.match(r"\s*not ok", line):
+            keep.update(range(max(0, i - before), i + 1))
+    return [lines[i] for i in sorted(keep)][:limit]
+
+
+def splats(run, boot):
+    d = run.dir(boot)
+    run.suite(f"{boot.name}-splats", ["scripts/splat-scan.sh", "--tap",
+                                      os.path.join(d, "console.log"), os.path.join(d, "dmesg.txt")])
+
+
+def selftests(run, boot):
+    """Upstream selftests: every case against tests/baseline/selftests.txt."""
+    args = ["--allow-missing"] if boot.allow_missing else []
+    run.suite(boot.name, ["scripts/ktap-compare", "--tap", *args,
+                          os.path.join(run.dir(boot), "result.ktap"), "tests/baseline/selftests.txt"])
+    splats(run, boot)
+
+
+def _programs(run, boot, before):
+    ktap = os.path.join(run.dir(boot), "result.ktap")
+    run.suite(boot.name, text=lambda: top_level(ktap))
+    for line in failing_context(ktap, before):
+        print(line)
+    splats(run, boot)
+
+
+def cowlab(run, boot):
+    """cowlab's guest tests: one point a test binary; the failing subtests shown."""
+    _programs(run, boot, 8)
+
+
+def fuzz(run, boot):
+    """trinity and stress-ng (guest/plans/fuzz.sh): one point a fuzzer."""
+    _programs(run, boot, 30)
