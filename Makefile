@@ -4,6 +4,8 @@
 #   make run     build everything, boot the guest, run the COW study, report
 #   make test    host unit tests + upstream mm selftests and cowlab tests in
 #                the guest, every feature off and on; ends "N passed, N failed"
+#   make shell   boot the patched kernel in QEMU with a shell on this terminal
+#                [KERNEL=base|debug|vanilla] [FEATURES=odf+precopy]
 
 SHELL := /bin/bash
 TOP := $(abspath .)
@@ -11,14 +13,16 @@ B := $(TOP)/build
 KSRC := $(B)/linux
 KSRC_VANILLA := $(B)/linux-vanilla
 JOBS ?= $(shell nproc)
+# the kernel of make shell, stress and fuzz: base, debug or vanilla
+KERNEL ?= base
 export JOBS
 
 .PHONY: help deps tree tree-vanilla kernel kernel-base kernel-debug kernel-vanilla \
 	selftests bench guest-tests initramfs initramfs-fuzz run test test-host test-full bench-host guest-smoke \
-	stress stress-torture fuzz export checkpatch clean distclean
+	shell stress stress-torture fuzz export checkpatch clean distclean
 
 help:
-	@sed -n 's/^#   //p' Makefile
+	@sed -n '1,/^$$/s/^#   //p' Makefile
 	@echo "other targets: deps tree kernel kernel-vanilla selftests bench guest-tests initramfs initramfs-fuzz"
 	@echo "               test-host test-full bench-host guest-smoke stress fuzz export checkpatch clean"
 
@@ -66,6 +70,14 @@ initramfs-fuzz: $(B)/initramfs-fuzz.cpio.gz
 guest-smoke: kernel-base initramfs
 	@scripts/run-guest.sh --plan smoke
 
+# make shell: the kernel (KERNEL=base, debug or vanilla) and the one guest
+# image, a busybox login shell on the console with cowbench, kvsnap,
+# hugecow, the tests and the selftests on PATH (guest/plans/shell.sh);
+# exit or Ctrl-D powers off. make test drives it with a scripted session.
+shell: kernel-$(KERNEL) initramfs
+	@scripts/run-guest.sh --plan shell --interactive --kernel $(B)/obj-$(KERNEL)/bzImage \
+		$(if $(filter debug,$(KERNEL)),--mem 3072 --hugepages "128 0") $(if $(FEATURES),--set features=$(FEATURES))
+
 run: deps
 	@scripts/study.sh
 
@@ -88,7 +100,6 @@ test-full: deps
 # FUZZ=0 skips it. make test runs the same plan for 45 s each on debug.
 SEEDS ?= 50
 STEPS ?= 200
-KERNEL ?= base
 FUZZ ?= 600
 stress: stress-torture fuzz
 

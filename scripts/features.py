@@ -34,6 +34,7 @@ Commands:
              and one line per problem otherwise
   table      the README's feature table (markdown)
   readme     check that README.md holds "table"'s output between its markers
+             (--write: put it there)
 """
 import argparse
 import glob
@@ -211,15 +212,20 @@ def table(feats):
     return "\n".join(rows) + "\n"
 
 
-def readme_problem(feats, top=TOP):
-    with open(os.path.join(top, "README.md"), encoding="utf-8") as f:
+def readme_problem(feats, top=TOP, write=False):
+    path = os.path.join(top, "README.md")
+    with open(path, encoding="utf-8") as f:
         text = f.read()
     m = re.search(re.escape(README_BEGIN) + r"\n(.*?)" + re.escape(README_END), text, re.S)
     if not m:
         return "README.md: no feature table markers"
-    if m.group(1) != table(feats):
-        return "README.md: the feature table differs from scripts/features.py table"
-    return None
+    if m.group(1) == table(feats):
+        return None
+    if write:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text[:m.start(1)] + table(feats) + text[m.end(1):])
+        return None
+    return "README.md: the feature table differs from scripts/features.py table (--write updates it)"
 
 
 def main():
@@ -230,6 +236,7 @@ def main():
                                         "check", "table", "readme"])
     ap.add_argument("name", nargs="?")
     ap.add_argument("--top", default=TOP, help="the cowlab tree (default: this one)")
+    ap.add_argument("--write", action="store_true", help="readme: write the table into README.md")
     a = ap.parse_args()
     feats = load(a.top)
     if a.command == "all":
@@ -247,7 +254,7 @@ def main():
     elif a.command == "table":
         sys.stdout.write(table(feats))
     elif a.command == "readme":
-        p = readme_problem(feats, a.top)
+        p = readme_problem(feats, a.top, a.write)
         if p:
             sys.exit(p)
     else:

@@ -29,6 +29,10 @@ usage: scripts/run-guest.sh --plan NAME [options]
   --cpu MODEL       QEMU -cpu for tcg/icount (default max; e.g. max,-erms,-fsrm)
   --append STR      extra kernel command line
   --quiet           no live progress
+  --interactive     the console on this terminal (stdin/stdout) instead of
+                    console.log, no watchdog unless --timeout: for plan shell
+                    (make shell). Ctrl-C goes to the guest; Ctrl-A x quits
+                    QEMU. A pipe works as well as a terminal (host tests)
 Outputs in DIR: console.log (serial 0), stream.txt (serial 1, raw),
 result.ktap (the KTAP part), files the guest sent, splats.txt, verdict.
 Exit status: 0 pass, 1 the guest reported failures or the kernel splatted,
@@ -38,7 +42,7 @@ USAGE
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 plan= kernel=$top/build/obj-base/bzImage initrd=$top/build/initramfs.cpio.gz
-out= tmo=900 mem=6144 smp=2 hp="128 2" accel=tcg extra= quiet=0 cpu=${COWLAB_QEMU_CPU:-max}
+out= tmo= inter=0 mem=6144 smp=2 hp="128 2" accel=tcg extra= quiet=0 cpu=${COWLAB_QEMU_CPU:-max}
 sets=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--accel) accel=$2; shift ;;
 	--append) extra=$2; shift ;;
 	--quiet) quiet=1 ;;
+	--interactive) inter=1 quiet=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run-guest.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -65,6 +70,8 @@ done
 for f in "$kernel" "$initrd"; do
 	[ -r "$f" ] || { echo "run-guest.sh: $f not found (make kernel initramfs)" >&2; exit 2; }
 done
+# the watchdog: 900 s, none for a person at the console
+tmo=${tmo:-$([ $inter = 1 ] && echo 0 || echo 900)}
 case "$tmo$mem$smp" in *[!0-9]*) echo "run-guest.sh: --timeout/--mem/--smp take numbers" >&2; exit 2 ;; esac
 command -v qemu-system-x86_64 >/dev/null || { echo "run-guest.sh: qemu-system-x86_64 missing (scripts/deps.sh)" >&2; exit 2; }
 read -r hp2 hp1g <<<"$hp"
@@ -104,19 +111,30 @@ fi
 echo ">> guest: plan=$plan accel=$accel smp=$smp mem=${mem}M kernel=${kernel#"$top"/} out=${out#"$top"/}"
 start=$(date +%s)
 : >"$out/stream.txt"
-# shellcheck disable=SC2046
-timeout -k 10 "$tmo" $(qemu_base "$accel") -append "$cmdline" \
-	-serial file:"$out/console.log" -serial file:"$out/stream.txt" \
-	</dev/null >"$out/qemu.log" 2>&1 &
-qpid=$!
+if [ $inter = 1 ]; then
+	# serial 0 on stdio (and into console.log); QEMU's monitor behind Ctrl-A c
+	# shellcheck disable=SC2046
+	timeout -k 10 "$tmo" $(qemu_base "$accel") -append "$cmdline" \
+		-chardev stdio,id=con0,mux=on,signal=off,logfile="$out/console.log" \
+		-serial chardev:con0 -mon chardev=con0,mode=readline -serial file:"$out/stream.txt" \
+		2>"$out/qemu.log"
+	qrc=$?
+	# the terminal as it was (QEMU leaves it raw when killed)
+	[ -t 0 ] && stty sane 2>/dev/null
+else
+	# shellcheck disable=SC2046
+	timeout -k 10 "$tmo" $(qemu_base "$accel") -append "$cmdline" \
+		-serial file:"$out/console.log" -serial file:"$out/stream.txt" \
+		</dev/null >"$out/qemu.log" 2>&1 &
+	qpid=$!
+fi
 if [ $quiet = 0 ]; then
 	# live progress: top-level KTAP results and diagnostics, not nested output
 	tail -n +1 -s 1 -f --pid=$qpid "$out/stream.txt" 2>/dev/null |
 		awk '/^@@cowlab-file/ {f=1} /^@@cowlab-end/ {f=0; next} !f && /^(ok|not ok|# |Bail)/ {print "   " $0; fflush()}' &
 	tpid=$!
 fi
-wait $qpid
-qrc=$?
+[ $inter = 1 ] || { wait $qpid; qrc=$?; }
 [ $quiet = 0 ] && { sleep 1; kill $tpid 2>/dev/null; wait $tpid 2>/dev/null; }
 secs=$(($(date +%s) - start))
 

@@ -139,8 +139,9 @@ class Run:
         cmd = ["scripts/run-guest.sh", "--plan", boot.plan, "--kernel", kernel_path(boot.kernel),
                "--initrd", INITRD[boot.initrd], "--out", self.dir(boot),
                "--timeout", str(timeout), "--cpu", qcpu, "--quiet", *guest_args(boot)]
-        proc = subprocess.Popen(cmd, cwd=TOP, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        # a scripted console session (make shell) types its file
+        stdin = open(os.path.join(TOP, boot.stdin), "rb") if boot.stdin else subprocess.DEVNULL
+        proc = subprocess.Popen(cmd, cwd=TOP, stdout=log, stderr=subprocess.STDOUT, stdin=stdin)
         self.guests.append((boot, proc))
 
     def running(self):
@@ -304,7 +305,8 @@ def main(argv):
             print(f"host {name}: {' '.join(cmd)}")
         for b in boots:
             print(f"boot {b.name}: --plan {b.plan} --kernel {rel(kernel_path(b.kernel))} --cpu {qcpu} "
-                  f"--initrd {rel(INITRD[b.initrd])} {' '.join(guest_args(b))}".rstrip())
+                  f"--initrd {rel(INITRD[b.initrd])} {' '.join(guest_args(b))}".rstrip()
+                  + (f" <{b.stdin}" if b.stdin else ""))
         return 0
 
     run = Run(a.dry_run)

@@ -8,7 +8,7 @@
  *	if (copy == MAP_FAILED)
  *		err(1, "mdup");
  *
- * Needs only libc: the constants repeat the kernel's <linux/mdup.h>.
+ * Needs only libc: the constants are in cowlab_uapi.h.
  */
 #ifndef COWLAB_MDUP_H
 #define COWLAB_MDUP_H
@@ -19,12 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef __NR_mdup
-#define __NR_mdup 600 /* MDUP_SYSCALL_NR_X86_64 */
-#endif
-#ifndef MDUP_FIXED
-#define MDUP_FIXED 0x1UL /* place the copy at new_addr (unmapped) */
-#endif
+#include "cowlab_uapi.h"
 
 /*
  * mdup() - duplicate [addr, addr + len) copy-on-write

@@ -67,3 +67,38 @@ def cowlab(run, boot):
 def fuzz(run, boot):
     """trinity and stress-ng (guest/plans/fuzz.sh): one point a fuzzer."""
     _programs(run, boot, 30)
+
+
+# what a scripted make shell session must show (tests/host/fixtures/
+# shell-session.txt types the commands): the greeting, then each answer
+SHELL_EXPECT = [
+    ("the greeting names the kernel", r"cowlab shell: Linux 6\.12"),
+    ("the greeting lists the knobs", r"vm\.cow_odf = 0"),
+    ("the greeting shows how to see samples", r"dmesg \| grep cow_stat:"),
+    ("a command's output comes back", r"marker-42"),
+    ("feature odf turns on-demand fork on", r"odf=1\b"),
+    ("cowbench runs from PATH", r"cowbench-rc=0\b"),
+    ("cow_stat samples reach dmesg", r"samples=[1-9]"),
+    ("feature off resets the knobs", r"odf=0 sample=0\b"),
+]
+
+
+def shell(run, boot):
+    """make shell: the console transcript against SHELL_EXPECT, then the
+    plan's own result (the shell exited, the guest powered off)."""
+    def tap():
+        try:
+            with open(os.path.join(run.dir(boot), "console.log"), encoding="utf-8",
+                      errors="replace") as f:
+                log = f.read()
+        except OSError as e:
+            return f"not ok 1 console.log: {e.strerror}\n", 0
+        out = []
+        for i, (what, rx) in enumerate(SHELL_EXPECT, 1):
+            ok = re.search(rx, log)
+            out.append(f"{'ok' if ok else 'not ok'} {i} {what}")
+            if not ok:
+                out.append(f"# no /{rx}/ in {run.dir(boot)}/console.log")
+        return "\n".join(out) + "\n", 0
+    run.suite(f"{boot.name}-session", text=tap)
+    _programs(run, boot, 8)

@@ -7,7 +7,7 @@ first, so that the two lanes end together: every feature on; the debug
 kernel's boots (when the debug kernel is up to date at the start; when it
 is still building, the base boots after them go first); every feature off;
 each set alone (--full); the variants that name their own selftests; the
-cowlab tests on base.
+cowlab tests on base; make shell with a scripted session.
 
 A boot: name, kernel (base or debug, build/obj-KERNEL/bzImage), plan
 (guest/plans/PLAN.sh), sets (cowlab.KEY=VALUE on the kernel command line),
@@ -29,7 +29,8 @@ DEBUG_ONLY = ["mkdirty", "pagemap_ioctl", "madv_populate", "map_populate", "mrem
 # The debug kernel's cowlab tests take ~15 min under KASAN: two boots, so
 # that the two lanes share them. The first runs these (~440 s measured on
 # 2026-12-03), the second every other test binary, new ones included.
-DEBUG_SPLIT = ["kinds_test", "odf_sweep_test", "odf_test", "cowstat_test", "thpcow_test"]
+DEBUG_SPLIT = ["kinds_test", "odf_sweep_test", "odf_test", "odf_knobs_test", "odf_elig_test",
+               "cowstat_test", "thpcow_test"]
 # 3 GB and no 1 GiB pages on debug: kmemleak's scans and the boot are
 # shorter (the quick list uses 2 MiB hugetlb pages only; --full keeps 6 GB)
 DEBUG_MEM = ["--mem", "3072", "--hugepages", "128 0"]
@@ -61,6 +62,7 @@ class Boot:
     args: list = field(default_factory=list)
     initrd: str = "test"        # test | fuzz
     allow_missing: bool = False
+    stdin: str = None           # a file typed at the console (--interactive)
 
 
 @dataclass
@@ -116,4 +118,8 @@ def boots(opt, feats):
                 b.allow_missing = True
                 out.append(b)
     out.append(cowlab("cowlab-tests-base", "base"))
+    # make shell, driven by a scripted session: greeting, a feature set,
+    # cowbench and its cow_stat samples, exit powers off
+    out.append(Boot("shell-base", "base", "shell", judges.shell, {}, ["--interactive"],
+                    stdin="tests/host/fixtures/shell-session.txt"))
     return out

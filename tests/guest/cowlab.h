@@ -17,13 +17,6 @@
 
 #include "../../userspace-bench/mdup.h"
 
-#ifndef PR_SET_COW_ODF
-#define PR_SET_COW_ODF 0x434f5752
-#define PR_GET_COW_ODF 0x434f5753
-#define PR_COW_ODF_DEFAULT 0 /* follow vm.cow_odf */
-#define PR_COW_ODF_ALWAYS 1
-#define PR_COW_ODF_NEVER 2
-#endif
 
 static inline int have_mdup(void)
 {

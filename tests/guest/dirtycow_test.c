@@ -38,6 +38,7 @@
 
 #include "kselftest_harness.h"
 #include "knob.h"
+#include "../../userspace-bench/cowlab_uapi.h"
 
 #define PAGE 4096UL
 #define NPAGES 16
@@ -45,11 +46,6 @@
 #define WRITES 20000	/* forced writes per race, at most */
 #define RACE_SECS 5	/* and at most this long: a zapper can starve GUP */
 #define BALLAST (4UL << 20)	/* ODF variant: two page tables' worth */
-
-#ifndef PR_SET_COW_ODF
-#define PR_SET_COW_ODF 0x434f5752
-#define PR_GET_COW_ODF 0x434f5753
-#endif
 
 /*
  * A timer thread ends a race: it stops the zappers, so that a forced write

@@ -1,24 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * odf_test - on-demand fork (CONFIG_COW_ODF): last-level page tables shared
- * by fork() instead of copied.
- *
- * A process opted in with prctl(PR_SET_COW_ODF, 1) (or every process, with
- * vm.cow_odf=1) shares at fork each PTE table that covers a whole 2 MiB of
- * one private anonymous VMA holding only present pages or empty entries;
- * the first fault or page-table change by either side in such a range gives
- * that side a copy of the table (cow_odf_copied), or the table itself when
- * it is the last sharer (cow_odf_reused); unmapping or zapping the whole
- * 2 MiB, or exiting, drops a reference (cow_odf_freed).
- *
- * Every case maps a region of NR (4) 2 MiB ranges, 2 MiB aligned, a VMA of
- * its own between PROT_NONE guards, MADV_NOHUGEPAGE, fills it with a
- * per-page pattern except a few pages of each range that are never touched
- * (empty entries: reading one faults), opts in and forks; the fork must
- * share at least NR tables, or the case fails. Each process keeps a model
- * of what every page must hold and checks the whole region against it
- * after every turn: the other side's writes never show, the pre-fork bytes
- * stay, zapped pages read zero.
+ * odf_test.c - on-demand fork (CONFIG_COW_ODF): what parent and child see
+ * while they share page tables (odf.h: how a case runs).
  *
  * odf_op: every page-table operation, done once by the parent and once by
  * the child while the other keeps sharing. In turns (pipes), with the
@@ -32,470 +15,16 @@
  * child of a parent that exited first) and then checks that nr_anon_pages
  * is back near where it started.
  *
- * odf: the prctl (defaults, not inherited by fork, reset by exec, one
- * setting per mm, EINVAL for bad input), a Dirty-COW style race of forced
- * writes (/proc/self/mem, FOLL_FORCE) into a read-only shared range by
- * parent and child at once while each zaps part of it, and 32 fork cycles
- * after which nr_anon_pages and nr_page_table_pages must be back.
- * odf_elig: tables that must not be shared (file-backed, shared, uffd,
- * THP, split by a VMA boundary) and forks that must fall back (swap
- * entries, a pinned mm). odf_sysctl (root): vm.cow_odf=1 shares without
- * the prctl, prctl(PR_SET_COW_ODF, 2) opts out, bad values are refused.
+ * odf: a Dirty-COW style race of forced writes (/proc/self/mem,
+ * FOLL_FORCE) into a read-only shared range by parent and child at once
+ * while each zaps part of it, and 32 fork cycles after which nr_anon_pages
+ * and nr_page_table_pages must be back.
  *
- * The cow_odf_* counters are system wide: counters are checked as lower
- * bounds; a check that something did NOT happen runs again (up to
- * ATTEMPTS) when another process could have moved it.
- *
- * Everything skips on a kernel without the feature (the prctl: EINVAL).
+ * How the prctl and vm.cow_odf switch it: odf_knobs_test.c; which tables
+ * are shared and which forks fall back: odf_elig_test.c.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
-#include <linux/userfaultfd.h>
 
-#include "kselftest_harness.h"
-#include "knob.h"
-#include "region.h"
-#include "cowlab.h"
-#include "../../userspace-bench/procfs.h"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-
-#define PG 4096UL
-#define PMD_SZ (2UL << 20)
-#define PPR 512 /* pages per 2 MiB range */
-#define NR 4 /* ranges per region: 8 MiB */
-#define NPAGES (NR * PPR)
-#define ALL ((1u << NR) - 1)
-#define HOLE0 500 /* pages 500..503 of every range: */
-#define NHOLE 4 /* never touched before the fork */
-#define ATTEMPTS 5
-#define ANON_SLACK 256 /* pages of nr_anon_pages noise */
-#define PM_SWAP (1ULL << 62)
-
-/* exit codes of the test's processes */
-enum { OK = 0, FAIL = 1, RETRY = 2, SKIPPED = 4 };
-
-/* who wrote a page: the parent, the child, the child's child */
-enum { T_PARENT = 1, T_CHILD = 2, T_GRAND = 3 };
-static const char *const tag_name[] = { "?", "parent", "child", "grandchild" };
-
-static const char *who = "parent";
-
-#define CFAIL(fmt, ...)                                                  \
-	do {                                                             \
-		fprintf(stderr, "# %s: %s:%d: " fmt "\n", who, __func__, \
-			__LINE__, ##__VA_ARGS__);                        \
-		return FAIL;                                             \
-	} while (0)
-
-/* counters disturbed by something else in the system: try again */
-#define CRETRY(fmt, ...)                                               \
-	do {                                                           \
-		fprintf(stderr, "# %s: %s:%d: (retry) " fmt "\n", who, \
-			__func__, __LINE__, ##__VA_ARGS__);            \
-		return RETRY;                                          \
-	} while (0)
-
-#define CSKIP(fmt, ...)                                                       \
-	do {                                                                  \
-		fprintf(stderr, "# %s: skip: " fmt "\n", who, ##__VA_ARGS__); \
-		return SKIPPED;                                               \
-	} while (0)
-
-/* ---- the prctl ---- */
-
-static int odf_get(void)
-{
-	return prctl(PR_GET_COW_ODF, 0, 0, 0, 0);
-}
-
-static int odf_set(unsigned long v)
-{
-	return prctl(PR_SET_COW_ODF, v, 0, 0, 0);
-}
-
-/* 1: the kernel has on-demand fork, 0: it has not (EINVAL), else -errno */
-static int odf_supported(void)
-{
-	if (odf_get() >= 0)
-		return 1;
-	return errno == EINVAL ? 0 : -errno;
-}
-
-/* exec reset probe: a re-executed odf_test reports PR_GET_COW_ODF and exits */
-static void __attribute__((constructor)) exec_probe(void)
-{
-	int v;
-
-	if (!getenv("COWLAB_ODF_EXEC_PROBE"))
-		return;
-	v = odf_get();
-	_exit(v < 0 ? 100 : v);
-}
-
-/* ---- /proc/vmstat (a static buffer: nothing allocated) ---- */
-
-struct odfc {
-	long shared, copied, reused, freed, fallback;
-};
-
-static void odf_read(struct odfc *c)
-{
-	const char *vs = vmstat_load();
-
-	c->shared = vmstat_field(vs, "cow_odf_shared");
-	c->copied = vmstat_field(vs, "cow_odf_copied");
-	c->reused = vmstat_field(vs, "cow_odf_reused");
-	c->freed = vmstat_field(vs, "cow_odf_freed");
-	c->fallback = vmstat_field(vs, "cow_odf_fallback");
-}
-
-static void odf_delta(struct odfc *d, const struct odfc *a,
-		      const struct odfc *b)
-{
-	d->shared = b->shared - a->shared;
-	d->copied = b->copied - a->copied;
-	d->reused = b->reused - a->reused;
-	d->freed = b->freed - a->freed;
-	d->fallback = b->fallback - a->fallback;
-}
-
-static int odf_counters_present(void)
-{
-	struct odfc c;
-
-	odf_read(&c);
-	return c.shared >= 0 && c.copied >= 0 && c.reused >= 0 &&
-	       c.freed >= 0 && c.fallback >= 0;
-}
-
-/*
- * nr_anon_pages and nr_page_table_pages; 1 when exact (the per-CPU deltas
- * folded by vm.stat_refresh: root), 0 when they may lag behind.
- */
-static int mem_sample(long *anon, long *pt)
-{
-	int exact = !knob_write("/proc/sys/vm/stat_refresh", "1");
-	const char *vs = vmstat_load();
-
-	*anon = vmstat_field(vs, "nr_anon_pages");
-	*pt = vmstat_field(vs, "nr_page_table_pages");
-	return exact;
-}
-
-static int nbits(unsigned int mask)
-{
-	return __builtin_popcount(mask);
-}
-
-/* ---- the region and the model of what it holds ---- */
-
-struct region {
-	char *raw, *p;
-	size_t span;
-};
-
-/*
- * @npages of private anonymous memory, 2 MiB aligned, a VMA of its own
- * between PROT_NONE guards, not populated; MADV_NOHUGEPAGE with @nohuge.
- */
-static int region_map(struct region *r, long npages, int nohuge)
-{
-	r->span = npages * PG + 3 * PMD_SZ;
-	r->raw = mmap(NULL, r->span, PROT_NONE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r->raw == MAP_FAILED)
-		return -1;
-	r->p = (char *)(((uintptr_t)r->raw + 2 * PMD_SZ - 1) & ~(PMD_SZ - 1));
-	if (mprotect(r->p, npages * PG, PROT_READ | PROT_WRITE))
-		return -1;
-	if (nohuge)
-		madvise(r->p, npages * PG, MADV_NOHUGEPAGE);
-	return 0;
-}
-
-static void region_unmap(struct region *r)
-{
-	munmap(r->raw, r->span);
-}
-
-/* page @i of range @r */
-static inline char *pg(char *p, int r, long i)
-{
-	return p + ((long)r * PPR + i) * PG;
-}
-
-static inline uint64_t orig_word(long page, long k)
-{
-	return ((uint64_t)page << 40) ^ ((uint64_t)k * 0x9E3779B97F4A7C15ULL) ^
-	       0x0123456789abcdefULL;
-}
-
-/* what a write by @tag leaves in word @k of page @page */
-static inline uint64_t tag_word(int tag, long page, long k)
-{
-	return orig_word(page, k) ^ (0x0101010101010101ULL * (tag * 0x2bULL));
-}
-
-enum { M_HOLE, M_ORIG, M_ZERO, M_TAG, M_FREE, M_GONE };
-
-/* what this process must see in each page of the region */
-static struct want {
-	uint8_t kind, tag;
-} model[NPAGES];
-
-static int is_hole(long i)
-{
-	return i % PPR >= HOLE0 && i % PPR < HOLE0 + NHOLE;
-}
-
-/* every page but the holes: the pattern */
-static void region_fill(char *p)
-{
-	for (long i = 0; i < NPAGES; i++) {
-		uint64_t *w = (uint64_t *)(p + i * PG);
-
-		model[i].kind = is_hole(i) ? M_HOLE : M_ORIG;
-		if (is_hole(i))
-			continue;
-		for (long k = 0; k < (long)(PG / 8); k++)
-			w[k] = orig_word(i, k);
-	}
-}
-
-static int region_new(struct region *r)
-{
-	if (region_map(r, NPAGES, 1))
-		return -1;
-	region_fill(r->p);
-	return 0;
-}
-
-static void stamp(char *p, long i, int tag)
-{
-	uint64_t *w = (uint64_t *)(p + i * PG);
-
-	for (long k = 0; k < (long)(PG / 8); k++)
-		w[k] = tag_word(tag, i, k);
-	model[i].kind = M_TAG;
-	model[i].tag = tag;
-}
-
-static void model_set(long first, long n, int kind)
-{
-	for (long i = first; i < first + n; i++)
-		model[i].kind = kind;
-}
-
-static void describe(char *buf, size_t len, uint64_t v, long i, long k)
-{
-	if (v == orig_word(i, k)) {
-		snprintf(buf, len, "the original bytes");
-		return;
-	}
-	if (!v) {
-		snprintf(buf, len, "zero");
-		return;
-	}
-	for (int t = T_PARENT; t <= T_GRAND; t++) {
-		if (v == tag_word(t, i, k)) {
-			snprintf(buf, len, "the %s's write", tag_name[t]);
-			return;
-		}
-	}
-	snprintf(buf, len, "%#018llx", (unsigned long long)v);
-}
-
-/*
- * The region against the model. Never-touched pages (reading one faults,
- * which unshares its table) only with @holes.
- */
-static int verify(char *p, int holes)
-{
-	for (long i = 0; i < NPAGES; i++) {
-		const volatile uint64_t *w = (const uint64_t *)(p + i * PG);
-		const struct want *m = &model[i];
-		int zero = 0;
-
-		if (m->kind == M_GONE || (m->kind == M_HOLE && !holes))
-			continue;
-		/* MADV_FREE: the page is either kept or reclaimed (zero) */
-		if (m->kind == M_FREE)
-			zero = w[0] == 0;
-		for (long k = 0; k < (long)(PG / 8); k++) {
-			uint64_t want, got = w[k];
-			char ws[64], gs[64];
-
-			switch (m->kind) {
-			case M_ORIG:
-				want = orig_word(i, k);
-				break;
-			case M_TAG:
-				want = tag_word(m->tag, i, k);
-				break;
-			case M_FREE:
-				want = zero ? 0 : orig_word(i, k);
-				break;
-			default: /* M_ZERO, M_HOLE */
-				want = 0;
-				break;
-			}
-			if (got == want)
-				continue;
-			describe(ws, sizeof(ws), want, i, k);
-			describe(gs, sizeof(gs), got, i, k);
-			CFAIL("range %ld page %ld word %ld: want %s, got %s",
-			      i / PPR, i % PPR, k, ws, gs);
-		}
-	}
-	return OK;
-}
-
-/* [a, a + len) has no mapping at all */
-static int unmapped(char *a, size_t len)
-{
-	return msync(a, len, MS_ASYNC) == -1 && errno == ENOMEM;
-}
-
-static sigjmp_buf segv_env;
-
-static void segv_handler(int sig)
-{
-	siglongjmp(segv_env, 1);
-}
-
-/* 1 when writing the byte at @a raises SIGSEGV */
-static int write_faults(char *a)
-{
-	struct sigaction sa = { .sa_handler = segv_handler }, old;
-	int faulted = 0;
-
-	sigaction(SIGSEGV, &sa, &old);
-	if (sigsetjmp(segv_env, 1) == 0)
-		*(volatile char *)a = *(volatile char *)a;
-	else
-		faulted = 1;
-	sigaction(SIGSEGV, &old, NULL);
-	return faulted;
-}
-
-/* ---- processes ---- */
-
-static int rank(int rc)
-{
-	switch (rc) {
-	case OK:
-		return 0;
-	case SKIPPED:
-		return 1;
-	case RETRY:
-		return 2;
-	default:
-		return 3;
-	}
-}
-
-static int worst(int a, int b)
-{
-	int r = rank(a) > rank(b) ? a : b;
-
-	return rank(r) == 3 ? FAIL : r;
-}
-
-static int status_rc(int st, const char *name)
-{
-	if (WIFSIGNALED(st)) {
-		fprintf(stderr, "# %s: %s killed by signal %d\n", who, name,
-			WTERMSIG(st));
-		return FAIL;
-	}
-	return WEXITSTATUS(st);
-}
-
-typedef int (*proc_fn)(void *arg);
-
-/*
- * Run @fn in a new process and reap it and every descendant it leaves
- * behind (this process is their subreaper): the worst exit code.
- */
-static int supervise(proc_fn fn, void *arg)
-{
-	int st, rc = OK;
-	pid_t pid, w;
-
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
-		return FAIL;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return FAIL;
-	if (!pid)
-		_exit(fn(arg));
-	while ((w = waitpid(-1, &st, 0)) > 0)
-		rc = worst(rc, status_rc(st, w == pid ? "the test process" :
-							"an orphaned process"));
-	return rc;
-}
-
-/*
- * supervise(@fn, @arg), then nr_anon_pages must be back within ANON_SLACK
- * pages and, with @pt_slack > 0, nr_page_table_pages within @pt_slack
- * pages of where they were, every process having exited. Other processes
- * move them too: a run that leaves more behind is repeated, up to ATTEMPTS
- * times; a leak does it every time. OK, or @fn's verdict.
- */
-static int run_checked(struct __test_metadata *_metadata, proc_fn fn, void *arg,
-		       long pt_slack)
-{
-	long anon0, anon1, pt0, pt1, lag = 0, cpus;
-	int rc;
-
-	for (int t = 0; t < ATTEMPTS; t++) {
-		if (!mem_sample(&anon0, &pt0)) {
-			/* not folded: up to 125 pages per CPU and counter */
-			cpus = sysconf(_SC_NPROCESSORS_ONLN);
-			lag = 2 * 125 * (cpus > 0 ? cpus : 1);
-		}
-		rc = supervise(fn, arg);
-		if (rc != OK)
-			return rc;
-		mem_sample(&anon1, &pt1);
-		TH_LOG("every process exited: nr_anon_pages %ld -> %ld, nr_page_table_pages %ld -> %ld",
-		       anon0, anon1, pt0, pt1);
-		if (anon1 - anon0 < ANON_SLACK + lag &&
-		    (pt_slack <= 0 || pt1 - pt0 < pt_slack + lag))
-			return OK;
-	}
-	if (pt_slack > 0)
-		TH_LOG("more than %ld anonymous or %ld page-table pages left behind in %d runs: a leak",
-		       ANON_SLACK + lag, pt_slack + lag, ATTEMPTS);
-	else
-		TH_LOG("more than %ld anonymous pages left behind in %d runs: a leak",
-		       ANON_SLACK + lag, ATTEMPTS);
-	return FAIL;
-}
+#include "odf.h"
 
 /* ---- turns between parent and child ---- */
 
@@ -586,8 +115,6 @@ static const char *other_name(const struct side *s)
 	return s->tag == T_PARENT ? "child" : "parent";
 }
 
-static uint64_t iobuf[16 * PG / 8];
-
 /* the first 16 pages at @dst were pages @first.. of the region */
 static int moved_ok(char *dst, long first, long n)
 {
@@ -611,11 +138,11 @@ static int grandchild(char *p)
 
 	if (rc)
 		return rc;
-	odf_read(&a);
+	odfc_read(&a);
 	for (int r = 0; r < NR; r++)
 		stamp(p, r * PPR + 3, T_GRAND);
-	odf_read(&b);
-	odf_delta(&d, &a, &b);
+	odfc_read(&b);
+	odfc_delta(&d, &a, &b);
 	rc = verify(p, 0);
 	if (rc)
 		return rc;
@@ -639,7 +166,7 @@ static int nested_fork(struct side *s)
 		if (odf_set(PR_COW_ODF_ALWAYS))
 			CFAIL("PR_SET_COW_ODF: %s", strerror(errno));
 	}
-	odf_read(&a);
+	odfc_read(&a);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -650,17 +177,17 @@ static int nested_fork(struct side *s)
 		close(s->wfd);
 		_exit(grandchild(s->p));
 	}
-	odf_read(&b);
+	odfc_read(&b);
 	if (waitpid(pid, &st, 0) != pid)
 		CFAIL("waitpid: %s", strerror(errno));
-	odf_read(&c);
+	odfc_read(&c);
 	if (status_rc(st, "the grandchild") != OK)
 		CFAIL("the grandchild failed (status %#x)", st);
-	odf_delta(&d, &a, &b);
+	odfc_delta(&d, &a, &b);
 	if (d.shared < NR)
 		CFAIL("fork by a process sharing %d tables: cow_odf_shared +%ld, want >= %d",
 		      NR, d.shared, NR);
-	odf_delta(&d, &a, &c);
+	odfc_delta(&d, &a, &c);
 	if (d.copied < NR)
 		CFAIL("the grandchild's writes: cow_odf_copied +%ld, want >= %d",
 		      d.copied, NR);
@@ -912,15 +439,15 @@ static int act(struct side *s, int op, struct msg *m)
 	struct odfc a, b, d;
 	int rc;
 
-	odf_read(&a);
+	odfc_read(&a);
 	rc = do_op(s, op, m);
 	if (rc)
 		return rc;
 	rc = verify(s->p, 0);
 	if (rc)
 		return rc;
-	odf_read(&b);
-	odf_delta(&d, &a, &b);
+	odfc_read(&b);
+	odfc_delta(&d, &a, &b);
 	if (d.copied < nbits(m->copy))
 		CFAIL("%s changed ranges %#x shared with the %s: cow_odf_copied +%ld, want >= %d",
 		      op_name[op], m->copy, other_name(s), d.copied,
@@ -945,7 +472,7 @@ static int other_turn(struct side *s, unsigned int touched, unsigned int maybe)
 	struct odfc a, b, d;
 	int rc;
 
-	odf_read(&a);
+	odfc_read(&a);
 	rc = verify(s->p, 0);
 	if (rc)
 		return rc;
@@ -954,8 +481,8 @@ static int other_turn(struct side *s, unsigned int touched, unsigned int maybe)
 	rc = verify(s->p, 0);
 	if (rc)
 		return rc;
-	odf_read(&b);
-	odf_delta(&d, &a, &b);
+	odfc_read(&b);
+	odfc_delta(&d, &a, &b);
 	if (d.reused < nbits(touched))
 		CFAIL("writing ranges %#x the %s had unshared: cow_odf_reused +%ld, want >= %d",
 		      touched, other_name(s), d.reused, nbits(touched));
@@ -979,7 +506,7 @@ static int act_again(struct side *s, unsigned int touched, unsigned int maybe)
 		if (model[r * PPR + 2].kind != M_GONE)
 			mapped |= 1u << r;
 	untouched = mapped & ~touched & ~maybe;
-	odf_read(&a);
+	odfc_read(&a);
 	rc = verify(s->p, 0);
 	if (rc)
 		return rc;
@@ -989,8 +516,8 @@ static int act_again(struct side *s, unsigned int touched, unsigned int maybe)
 	rc = verify(s->p, 0);
 	if (rc)
 		return rc;
-	odf_read(&b);
-	odf_delta(&d, &a, &b);
+	odfc_read(&b);
+	odfc_delta(&d, &a, &b);
 	if (d.reused < nbits(untouched))
 		CFAIL("writing ranges %#x the %s has copied meanwhile: cow_odf_reused +%ld, want >= %d",
 		      untouched, other_name(s), d.reused, nbits(untouched));
@@ -1025,7 +552,7 @@ static int side_run(struct side *s, int op)
 		msg_send(s->wfd, &m);
 		return rc ? rc : verify(s->p, 1);
 	}
-	odf_read(&t0);
+	odfc_read(&t0);
 	if (msg_send(s->wfd, &m))
 		CFAIL("the %s is gone", other_name(s));
 	if (msg_recv(s->rfd, &in))
@@ -1036,8 +563,8 @@ static int side_run(struct side *s, int op)
 		/* EOF: the actor's files are closed, after its mm is gone */
 		if (!msg_recv(s->rfd, &m))
 			CFAIL("a message after the last one");
-		odf_read(&t1);
-		odf_delta(&d, &t0, &t1);
+		odfc_read(&t1);
+		odfc_delta(&d, &t0, &t1);
 		if (d.freed < NR)
 			CFAIL("the %s exited sharing %d tables: cow_odf_freed +%ld, want >= %d",
 			      other_name(s), NR, d.freed, NR);
@@ -1077,7 +604,7 @@ static int op_case_main(void *arg)
 	if (region_new(&r) || pipe(pc) || pipe(cp))
 		CFAIL("setup: %s", strerror(errno));
 	s.p = r.p;
-	odf_read(&a);
+	odfc_read(&a);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -1094,8 +621,8 @@ static int op_case_main(void *arg)
 	}
 	close(pc[0]);
 	close(cp[1]);
-	odf_read(&b);
-	odf_delta(&d, &a, &b);
+	odfc_read(&b);
+	odfc_delta(&d, &a, &b);
 	s = (struct side){ r.p, c->actor_parent, T_PARENT, cp[0], pc[1] };
 	if (d.shared < NR) {
 		go.rc = FAIL;
@@ -1118,29 +645,9 @@ static int op_case_main(void *arg)
 	return rc;
 }
 
-static const char no_odf[] =
-	"kernel without on-demand fork (PR_GET_COW_ODF: EINVAL)";
-
-/* skip without the feature; with it, the counters must be there */
-#define NEED_ODF_COUNTERS()                                                       \
-	do {                                                             \
-		int _s = odf_supported();                                \
-		if (!_s)                                                 \
-			SKIP(return, "%s", no_odf);                      \
-		ASSERT_EQ(1, _s)                                         \
-		{                                                        \
-			TH_LOG("PR_GET_COW_ODF: %s", strerror(-_s));     \
-		}                                                        \
-		ASSERT_TRUE(odf_counters_present())                      \
-		{                                                        \
-			TH_LOG("no cow_odf_* counters in /proc/vmstat"); \
-		}                                                        \
-	} while (0)
 
 /* clang-format off */
-FIXTURE(odf_op) {
-	int unused;
-};
+ODF_FIXTURE(odf_op);
 
 FIXTURE_VARIANT(odf_op) {
 	int op;
@@ -1175,15 +682,6 @@ ODF_OP(exit, OP_EXIT);
 ODF_OP(nested_fork, OP_FORK);
 /* clang-format on */
 
-FIXTURE_SETUP(odf_op)
-{
-	NEED_ODF_COUNTERS();
-}
-
-FIXTURE_TEARDOWN(odf_op)
-{
-}
-
 TEST_F_TIMEOUT(odf_op, run, 180)
 {
 	struct op_case c = { variant->op, variant->actor_parent };
@@ -1199,142 +697,9 @@ TEST_F_TIMEOUT(odf_op, run, 180)
 	}
 }
 
-/* ---- the prctl and small things: fixture odf ---- */
-
 /* clang-format off */
-FIXTURE(odf) {
-	int unused;
-};
+ODF_FIXTURE(odf);
 /* clang-format on */
-
-FIXTURE_SETUP(odf)
-{
-	NEED_ODF_COUNTERS();
-}
-
-FIXTURE_TEARDOWN(odf)
-{
-	if (odf_supported() == 1)
-		odf_set(PR_COW_ODF_DEFAULT);
-}
-
-TEST_F(odf, prctl_default_and_values)
-{
-	ASSERT_EQ(PR_COW_ODF_DEFAULT, odf_get());
-	for (int v = PR_COW_ODF_NEVER; v >= PR_COW_ODF_DEFAULT; v--) {
-		ASSERT_EQ(0, odf_set(v));
-		ASSERT_EQ(v, odf_get());
-	}
-}
-
-TEST_F(odf, prctl_bad_input)
-{
-	static const unsigned long bad[][4] = {
-		{ 3, 0, 0, 0 },
-		{ 4, 0, 0, 0 },
-		{ ULONG_MAX, 0, 0, 0 },
-		{ (1UL << 32) | 1, 0, 0, 0 }, /* no truncation to int */
-		{ 1, 1, 0, 0 },
-		{ 1, 0, 1, 0 },
-		{ 1, 0, 0, 1 },
-		{ 0, 0, 0, 1 },
-		{ 2, ULONG_MAX, 0, 0 },
-	};
-
-	ASSERT_EQ(0, odf_set(PR_COW_ODF_ALWAYS));
-	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		errno = 0;
-		EXPECT_EQ(-1, prctl(PR_SET_COW_ODF, bad[i][0], bad[i][1],
-				    bad[i][2], bad[i][3]))
-		{
-			TH_LOG("PR_SET_COW_ODF(%#lx, %#lx, %#lx, %#lx) accepted",
-			       bad[i][0], bad[i][1], bad[i][2], bad[i][3]);
-		}
-		EXPECT_EQ(EINVAL, errno);
-		/* and the setting is untouched */
-		ASSERT_EQ(PR_COW_ODF_ALWAYS, odf_get());
-	}
-	ASSERT_EQ(0, odf_set(PR_COW_ODF_DEFAULT));
-}
-
-/* The setting lives on the mm: not inherited by a child of fork. */
-TEST_F(odf, prctl_not_inherited)
-{
-	for (int v = PR_COW_ODF_ALWAYS; v <= PR_COW_ODF_NEVER; v++) {
-		int st;
-		pid_t pid;
-
-		ASSERT_EQ(0, odf_set(v));
-		pid = fork();
-		ASSERT_LE(0, pid);
-		if (!pid)
-			_exit(odf_get());
-		ASSERT_EQ(pid, waitpid(pid, &st, 0));
-		ASSERT_TRUE(WIFEXITED(st));
-		EXPECT_EQ(PR_COW_ODF_DEFAULT, WEXITSTATUS(st))
-		{
-			TH_LOG("a child of a process with %d starts with %d", v,
-			       WEXITSTATUS(st));
-		}
-		ASSERT_EQ(v, odf_get());
-	}
-	ASSERT_EQ(0, odf_set(PR_COW_ODF_DEFAULT));
-}
-
-/* ... and reset by exec (the re-executed test reports it: exec_probe()) */
-TEST_F(odf, prctl_reset_by_exec)
-{
-	for (int v = PR_COW_ODF_ALWAYS; v <= PR_COW_ODF_NEVER; v++) {
-		char *const argv[] = { "odf_test", NULL };
-		char *const envp[] = { "COWLAB_ODF_EXEC_PROBE=1", NULL };
-		int st;
-		pid_t pid;
-
-		pid = fork();
-		ASSERT_LE(0, pid);
-		if (!pid) {
-			if (odf_set(v) || odf_get() != v)
-				_exit(101);
-			execve("/proc/self/exe", argv, envp);
-			_exit(102);
-		}
-		ASSERT_EQ(pid, waitpid(pid, &st, 0));
-		ASSERT_TRUE(WIFEXITED(st));
-		ASSERT_NE(102, WEXITSTATUS(st))
-		{
-			TH_LOG("execve /proc/self/exe failed");
-		}
-		ASSERT_NE(101, WEXITSTATUS(st))
-		{
-			TH_LOG("PR_SET_COW_ODF %d failed", v);
-		}
-		EXPECT_EQ(PR_COW_ODF_DEFAULT, WEXITSTATUS(st))
-		{
-			TH_LOG("after exec PR_GET_COW_ODF is %d (was %d)",
-			       WEXITSTATUS(st), v);
-		}
-	}
-}
-
-static void *set_from_thread(void *arg)
-{
-	*(int *)arg = odf_set(PR_COW_ODF_NEVER);
-	return NULL;
-}
-
-/* one setting per mm: a thread's PR_SET is the process's */
-TEST_F(odf, prctl_per_mm_threads)
-{
-	pthread_t t;
-	int rc = -1;
-
-	ASSERT_EQ(0, odf_set(PR_COW_ODF_ALWAYS));
-	ASSERT_EQ(0, pthread_create(&t, NULL, set_from_thread, &rc));
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	ASSERT_EQ(0, rc);
-	ASSERT_EQ(PR_COW_ODF_NEVER, odf_get());
-	ASSERT_EQ(0, odf_set(PR_COW_ODF_DEFAULT));
-}
 
 /* ---- Dirty-COW style: forced writes into a shared read-only range ---- */
 
@@ -1522,7 +887,7 @@ static int dc_main(void *arg)
 	    ((uint64_t *)(r.p + 5 * PG))[0] != v)
 		CFAIL("a forced write into the read-only region did not land");
 	dc_lw[5][0] = T_PARENT << 8;
-	odf_read(&a);
+	odfc_read(&a);
 	for (int round = 0; round < DC_ROUNDS && !rc; round++) {
 		int ready[2], go[2];
 		struct odfc f0, f1;
@@ -1530,7 +895,7 @@ static int dc_main(void *arg)
 
 		if (pipe(ready) || pipe(go))
 			CFAIL("pipe: %s", strerror(errno));
-		odf_read(&f0);
+		odfc_read(&f0);
 		fflush(NULL);
 		pid = fork();
 		if (pid < 0)
@@ -1556,8 +921,8 @@ static int dc_main(void *arg)
 		}
 		close(ready[1]);
 		close(go[0]);
-		odf_read(&f1);
-		odf_delta(&d, &f0, &f1);
+		odfc_read(&f1);
+		odfc_delta(&d, &f0, &f1);
 		/* range 1 may be left empty by the last zap: 3 after round 0 */
 		if (d.shared < (round ? NR - 1 : NR)) {
 			fprintf(stderr,
@@ -1586,8 +951,8 @@ static int dc_main(void *arg)
 		if (!rc)
 			rc = dc_verify(r.p, T_PARENT, round);
 	}
-	odf_read(&c);
-	odf_delta(&d, &a, &c);
+	odfc_read(&c);
+	odfc_delta(&d, &a, &c);
 	fprintf(stderr,
 		"#   %d rounds, the parent: %ld forced writes, %ld zap rounds; cow_odf_shared +%ld copied +%ld reused +%ld freed +%ld\n",
 		DC_ROUNDS, pdone, pzaps, d.shared, d.copied, d.reused, d.freed);
@@ -1623,7 +988,7 @@ static int cycles_main(void *arg)
 		CFAIL("PR_SET_COW_ODF: %s", strerror(errno));
 	if (region_new(&r))
 		CFAIL("mmap: %s", strerror(errno));
-	odf_read(&a);
+	odfc_read(&a);
 	for (int c = 0; c < CYCLES; c++) {
 		int go[2];
 		char x = 0;
@@ -1672,8 +1037,8 @@ static int cycles_main(void *arg)
 		if (rc)
 			return rc;
 	}
-	odf_read(&b);
-	odf_delta(&d, &a, &b);
+	odfc_read(&b);
+	odfc_delta(&d, &a, &b);
 	fprintf(stderr,
 		"#   %d cycles: cow_odf_shared +%ld copied +%ld reused +%ld freed +%ld fallback +%ld\n",
 		CYCLES, d.shared, d.copied, d.reused, d.freed, d.fallback);
@@ -1703,429 +1068,5 @@ TEST_F_TIMEOUT(odf, no_leak_after_cycles, 300)
 	ASSERT_EQ(OK, run_checked(_metadata, cycles_main, NULL, CYCLES / 2));
 }
 
-/* ---- which tables are shared, which forks fall back: fixture odf_elig ---- */
-
-enum { E_FILE, E_SHARED, E_UFFD, E_SPLIT, E_THP, E_SWAP, E_PINNED };
-
-#define NEG_PAGES (2 * PPR)
-
-static uint64_t neg_word(long i, long k)
-{
-	return orig_word(i + 100000, k);
-}
-
-static void neg_fill(char *q)
-{
-	for (long i = 0; i < NEG_PAGES; i++)
-		for (long k = 0; k < (long)(PG / 8); k++)
-			((uint64_t *)(q + i * PG))[k] = neg_word(i, k);
-}
-
-/* pages 0 and PPR hold the child's write when @wrote */
-static int neg_check(char *q, int wrote)
-{
-	for (long i = 0; i < NEG_PAGES; i++) {
-		int w = wrote && i % PPR == 0;
-
-		for (long k = 0; k < (long)(PG / 8); k++) {
-			uint64_t want = neg_word(i, k);
-
-			if (w)
-				want ^= 0x0101010101010101ULL *
-					(T_CHILD * 0x2bULL);
-			if (((uint64_t *)(q + i * PG))[k] != want)
-				CFAIL("unshared region: page %ld word %ld wrong (child's write %s)",
-				      i, k, w ? "expected" : "not expected");
-		}
-	}
-	return OK;
-}
-
-static void neg_write(char *q)
-{
-	for (long i = 0; i < NEG_PAGES; i += PPR)
-		for (long k = 0; k < (long)(PG / 8); k++)
-			((uint64_t *)(q + i * PG))[k] =
-				neg_word(i, k) ^
-				(0x0101010101010101ULL * (T_CHILD * 0x2bULL));
-}
-
-/* the region of @kind whose tables must not be shared, or NULL */
-static int neg_setup(int kind, struct region *n, char **q)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	int fd;
-
-	*q = NULL;
-	if (kind == E_SWAP || kind == E_PINNED)
-		return OK;
-	if (region_map(n, NEG_PAGES, kind != E_THP))
-		CFAIL("mmap: %s", strerror(errno));
-	*q = n->p;
-	switch (kind) {
-	case E_FILE:
-		fd = memfd_create("cowlab-odf", MFD_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, NEG_PAGES * PG))
-			CFAIL("memfd: %s", strerror(errno));
-		if (mmap(*q, NEG_PAGES * PG, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_FIXED, fd, 0) != *q)
-			CFAIL("mmap memfd: %s", strerror(errno));
-		close(fd);
-		madvise(*q, NEG_PAGES * PG, MADV_NOHUGEPAGE);
-		break;
-	case E_SHARED:
-		if (mmap(*q, NEG_PAGES * PG, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != *q)
-			CFAIL("mmap shared: %s", strerror(errno));
-		break;
-	case E_THP:
-		if (madvise(*q, NEG_PAGES * PG, MADV_HUGEPAGE))
-			CSKIP("MADV_HUGEPAGE: %s", strerror(errno));
-		break;
-	}
-	neg_fill(*q);
-	switch (kind) {
-	case E_UFFD:
-		fd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-		if (fd < 0)
-			fd = syscall(__NR_userfaultfd, O_CLOEXEC);
-		if (fd < 0 || ioctl(fd, UFFDIO_API, &api))
-			CSKIP("userfaultfd: %s", strerror(errno));
-		reg.range.start = (uintptr_t)*q;
-		reg.range.len = NEG_PAGES * PG;
-		if (ioctl(fd, UFFDIO_REGISTER, &reg))
-			CSKIP("UFFDIO_REGISTER: %s", strerror(errno));
-		/* the fd stays open: the registration with it */
-		break;
-	case E_SPLIT:
-		/* each 2 MiB range spans two VMAs: RW and RO halves */
-		for (long i = 0; i < NEG_PAGES; i += PPR)
-			if (mprotect(*q + (i + PPR / 2) * PG, PPR / 2 * PG,
-				     PROT_READ))
-				CFAIL("mprotect: %s", strerror(errno));
-		break;
-	case E_THP:
-		if (proc_smaps_kb(*q, "AnonHugePages:") <
-		    (long)(NEG_PAGES * PG / 1024))
-			CSKIP("no THP for the region (AnonHugePages %ld kB)",
-			      proc_smaps_kb(*q, "AnonHugePages:"));
-		break;
-	}
-	return OK;
-}
-
-/* the shared tables of a fork of this process as it is: the baseline */
-static long fork_base(void)
-{
-	struct odfc a, b;
-	pid_t pid;
-	int st;
-
-	odf_read(&a);
-	fflush(NULL);
-	pid = fork();
-	if (!pid)
-		_exit(0);
-	odf_read(&b);
-	if (pid > 0)
-		waitpid(pid, &st, 0);
-	return b.shared - a.shared;
-}
-
-static int elig_main(void *arg)
-{
-	int kind = *(const int *)arg, st, rc, go[2];
-	long base = 0, want;
-	struct region r, n;
-	struct odfc a, b, d;
-	char *q, x = 0;
-	pid_t pid;
-
-	if (odf_set(PR_COW_ODF_ALWAYS))
-		CFAIL("PR_SET_COW_ODF: %s", strerror(errno));
-	base = fork_base();
-	if (region_new(&r))
-		CFAIL("mmap: %s", strerror(errno));
-	rc = neg_setup(kind, &n, &q);
-	if (rc)
-		return rc;
-	want = base + NR;
-	if (kind == E_SWAP) {
-		static uint64_t pm[PPR];
-		int fd = open("/proc/self/pagemap", O_RDONLY), swapped = 0;
-
-		if (madvise(r.p, PMD_SZ, MADV_PAGEOUT))
-			CFAIL("MADV_PAGEOUT: %s", strerror(errno));
-		if (fd < 0 || pread(fd, pm, sizeof(pm),
-				    (uintptr_t)r.p / PG * 8) != sizeof(pm))
-			CSKIP("cannot read /proc/self/pagemap");
-		close(fd);
-		for (long i = 0; i < PPR; i++)
-			swapped += !!(pm[i] & PM_SWAP);
-		if (!swapped)
-			CSKIP("MADV_PAGEOUT swapped nothing out (no swap?)");
-		fprintf(stderr, "#   %d pages of range 0 swapped out\n",
-			swapped);
-		want = base + NR - 1;
-	}
-	if (kind == E_PINNED) {
-		struct iovec l = { iobuf, PG }, rv = { r.p, PG };
-
-		/* FOLL_PIN on this mm (MMF_HAS_PINNED) */
-		if (process_vm_readv(getpid(), &l, 1, &rv, 1, 0) != (ssize_t)PG)
-			CSKIP("process_vm_readv: %s", strerror(errno));
-		want = 0;
-	}
-	if (pipe(go))
-		CFAIL("pipe: %s", strerror(errno));
-	odf_read(&a);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		CFAIL("fork: %s", strerror(errno));
-	if (!pid) {
-		who = "child";
-		close(go[1]);
-		if (read(go[0], &x, 1) != 1)
-			_exit(OK);
-		rc = verify(r.p, 0);
-		if (!rc && q)
-			rc = neg_check(q, 0);
-		if (rc)
-			_exit(rc);
-		for (int i = 0; i < NR; i++)
-			stamp(r.p, i * PPR + 1, T_CHILD);
-		if (q)
-			neg_write(q);
-		rc = verify(r.p, 1);
-		if (!rc && q)
-			rc = neg_check(q, 1);
-		_exit(rc);
-	}
-	close(go[0]);
-	odf_read(&b);
-	if (write(go[1], &x, 1) != 1)
-		CFAIL("the child is gone");
-	close(go[1]);
-	if (waitpid(pid, &st, 0) != pid)
-		CFAIL("waitpid: %s", strerror(errno));
-	rc = status_rc(st, "the child");
-	if (!rc)
-		rc = verify(r.p, 1);
-	if (!rc && q)
-		rc = neg_check(q, kind == E_SHARED);
-	if (rc)
-		return rc;
-	odf_delta(&d, &a, &b);
-	fprintf(stderr,
-		"#   fork: cow_odf_shared +%ld (want %ld: %ld elsewhere in the process), fallback +%ld\n",
-		d.shared, want, base, d.fallback);
-	if ((kind == E_SWAP || kind == E_PINNED) && d.fallback < 1)
-		CFAIL("the fork fell back (%s): cow_odf_fallback +%ld, want >= 1",
-		      kind == E_SWAP ? "swap entries" : "pinned mm",
-		      d.fallback);
-	if (d.shared != want)
-		CRETRY("the fork shared %ld page tables, want %ld", d.shared,
-		       want);
-	odf_set(PR_COW_ODF_DEFAULT);
-	return OK;
-}
-
-/* clang-format off */
-FIXTURE(odf_elig) {
-	int unused;
-};
-
-FIXTURE_VARIANT(odf_elig) {
-	int kind;
-};
-
-FIXTURE_VARIANT_ADD(odf_elig, file_private_not_shared) { .kind = E_FILE };
-FIXTURE_VARIANT_ADD(odf_elig, shared_anon_not_shared) { .kind = E_SHARED };
-FIXTURE_VARIANT_ADD(odf_elig, uffd_not_shared) { .kind = E_UFFD };
-FIXTURE_VARIANT_ADD(odf_elig, split_vma_not_shared) { .kind = E_SPLIT };
-FIXTURE_VARIANT_ADD(odf_elig, thp_not_shared) { .kind = E_THP };
-FIXTURE_VARIANT_ADD(odf_elig, swap_entries_fall_back) { .kind = E_SWAP };
-FIXTURE_VARIANT_ADD(odf_elig, pinned_mm_falls_back) { .kind = E_PINNED };
-/* clang-format on */
-
-FIXTURE_SETUP(odf_elig)
-{
-	NEED_ODF_COUNTERS();
-}
-
-FIXTURE_TEARDOWN(odf_elig)
-{
-}
-
-TEST_F_TIMEOUT(odf_elig, fork, 120)
-{
-	int kind = variant->kind, rc = RETRY;
-
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++)
-		rc = supervise(elig_main, &kind);
-	if (rc == SKIPPED)
-		SKIP(return, "not available here (see above)");
-	ASSERT_EQ(OK, rc);
-}
-
-/* ---- vm.cow_odf: fixture odf_sysctl (root) ---- */
-
-struct probe {
-	int optin; /* PR_SET_COW_ODF value, or -1: leave the default */
-	int share; /* the fork must share (1) or must not (0) */
-};
-
-static int probe_main(void *arg)
-{
-	const struct probe *pr = arg;
-	struct odfc a, b, c, d1, d2;
-	int go[2], st, rc, sysctl = -1;
-	struct region r;
-	char x = 0;
-	pid_t pid;
-
-	sysctl_get("cow_odf", &sysctl);
-	if (pr->optin >= 0 && odf_set(pr->optin))
-		CFAIL("PR_SET_COW_ODF %d: %s", pr->optin, strerror(errno));
-	if (odf_get() != (pr->optin >= 0 ? pr->optin : PR_COW_ODF_DEFAULT))
-		CFAIL("PR_GET_COW_ODF: %d", odf_get());
-	if (region_new(&r) || pipe(go))
-		CFAIL("setup: %s", strerror(errno));
-	odf_read(&a);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		CFAIL("fork: %s", strerror(errno));
-	if (!pid) {
-		who = "child";
-		close(go[1]);
-		if (read(go[0], &x, 1) != 1)
-			_exit(OK);
-		rc = verify(r.p, 0);
-		if (rc)
-			_exit(rc);
-		for (int i = 0; i < NR; i++)
-			stamp(r.p, i * PPR + 1, T_CHILD);
-		_exit(verify(r.p, 1));
-	}
-	close(go[0]);
-	odf_read(&b);
-	if (write(go[1], &x, 1) != 1)
-		CFAIL("the child is gone");
-	close(go[1]);
-	if (waitpid(pid, &st, 0) != pid)
-		CFAIL("waitpid: %s", strerror(errno));
-	odf_read(&c);
-	rc = status_rc(st, "the child");
-	if (!rc)
-		rc = verify(r.p, 1);
-	if (rc)
-		return rc;
-	odf_delta(&d1, &a, &b);
-	odf_delta(&d2, &b, &c);
-	if (pr->share) {
-		if (d1.shared < NR)
-			CFAIL("vm.cow_odf=%d, PR_GET_COW_ODF %d: the fork shared %ld page tables, want >= %d",
-			      sysctl, odf_get(), d1.shared, NR);
-		if (d2.copied < NR)
-			CFAIL("the child wrote every shared range: cow_odf_copied +%ld, want >= %d",
-			      d2.copied, NR);
-	} else if (d1.shared || d1.fallback || d2.copied || d2.reused) {
-		CRETRY("vm.cow_odf=%d, PR_GET_COW_ODF %d: cow_odf_shared +%ld fallback +%ld copied +%ld reused +%ld, want 0",
-		       sysctl, odf_get(), d1.shared, d1.fallback, d2.copied,
-		       d2.reused);
-	}
-	region_unmap(&r);
-	return OK;
-}
-
-static int probe_run(const struct probe *pr)
-{
-	int rc = RETRY;
-
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++)
-		rc = supervise(probe_main, (void *)pr);
-	return rc;
-}
-
-/* clang-format off */
-FIXTURE(odf_sysctl) {
-	int saved;
-	int have;
-};
-/* clang-format on */
-
-FIXTURE_SETUP(odf_sysctl)
-{
-	NEED_ODF_COUNTERS();
-	self->have = !sysctl_get("cow_odf", &self->saved);
-	ASSERT_TRUE(self->have)
-	{
-		TH_LOG("PR_GET_COW_ODF works but there is no vm.cow_odf");
-	}
-	if (geteuid())
-		SKIP(return, "needs root to set vm.cow_odf");
-}
-
-FIXTURE_TEARDOWN_PARENT(odf_sysctl)
-{
-	if (self->have)
-		sysctl_set("cow_odf", self->saved);
-}
-
-TEST_F(odf_sysctl, values)
-{
-	static const char *const bad[] = { "2", "-1", "abc" };
-	int v = -1;
-
-	for (int i = 1; i >= 0; i--) {
-		ASSERT_EQ(0, sysctl_set("cow_odf", i));
-		ASSERT_EQ(0, sysctl_get("cow_odf", &v));
-		ASSERT_EQ(i, v);
-	}
-	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int ret = knob_write("/proc/sys/vm/cow_odf", bad[i]);
-
-		EXPECT_EQ(-EINVAL, ret)
-		{
-			TH_LOG("vm.cow_odf: writing \"%s\" returned %d", bad[i],
-			       ret);
-		}
-		ASSERT_EQ(0, sysctl_get("cow_odf", &v));
-		ASSERT_EQ(0, v)
-		{
-			TH_LOG("vm.cow_odf is %d after \"%s\"", v, bad[i]);
-		}
-	}
-}
-
-TEST_F_TIMEOUT(odf_sysctl, one_shares_every_fork, 120)
-{
-	const struct probe pr = { -1, 1 };
-
-	ASSERT_EQ(0, sysctl_set("cow_odf", 1));
-	ASSERT_EQ(OK, probe_run(&pr));
-}
-
-TEST_F_TIMEOUT(odf_sysctl, prctl_never_opts_out, 120)
-{
-	const struct probe pr = { PR_COW_ODF_NEVER, 0 };
-
-	ASSERT_EQ(0, sysctl_set("cow_odf", 1));
-	ASSERT_EQ(OK, probe_run(&pr));
-}
-
-TEST_F_TIMEOUT(odf_sysctl, zero_shares_only_opted_in, 120)
-{
-	const struct probe none = { -1, 0 }, dflt = { PR_COW_ODF_DEFAULT, 0 };
-	const struct probe always = { PR_COW_ODF_ALWAYS, 1 };
-
-	ASSERT_EQ(0, sysctl_set("cow_odf", 0));
-	ASSERT_EQ(OK, probe_run(&none));
-	ASSERT_EQ(OK, probe_run(&dflt));
-	ASSERT_EQ(OK, probe_run(&always));
-}
 
 TEST_HARNESS_MAIN

@@ -42,35 +42,12 @@
 #include "kselftest_harness.h"
 #include "knob.h"
 #include "region.h"
+#include "harness.h"
 #include "mm/gup_test.h"
-
-#ifndef PR_SET_COW_PRECOPY
-#define PR_SET_COW_PRECOPY	0x434f5750
-#define PR_GET_COW_PRECOPY	0x434f5751
-#define PR_COW_PRECOPY_DEFAULT	0
-#define PR_COW_PRECOPY_DISABLE	1
-#define PR_COW_PRECOPY_MAX	2
-#endif
+#include "../../userspace-bench/cowlab_uapi.h"
 
 #define PG		4096UL
 #define PMD_SZ		(2UL << 20)
-#define ATTEMPTS	5
-
-/* exit codes of a measuring child */
-enum { OK = 0, FAIL = 1, RETRY = 2, SKIPPED = 4 };
-
-#define CFAIL(fmt, ...) do { \
-	fprintf(stderr, "# %s:%d: " fmt "\n", __func__, __LINE__, \
-		##__VA_ARGS__); \
-	return FAIL; \
-} while (0)
-
-/* counters disturbed by something else in the guest: try again */
-#define CRETRY(fmt, ...) do { \
-	fprintf(stderr, "# %s:%d: (retry) " fmt "\n", __func__, __LINE__, \
-		##__VA_ARGS__); \
-	return RETRY; \
-} while (0)
 
 /* ---- sysctls (sysctl_get/sysctl_set: knob.h) ---- */
 
@@ -83,30 +60,16 @@ static int precopy_set(int max, int mode)
 /* ---- /proc/vmstat (static buffer: no stack or heap growth) ---- */
 
 struct vmc {
-	long precopy, used, wasted, copy, reuse, ksm;
+	union {
+		struct {
+			long precopy, used, wasted, copy, reuse, ksm;
+		};
+		long v[6];
+	};
 };
 
-static void vm_read(struct vmc *c)
-{
-	const char *vs = vmstat_load();
-
-	c->precopy = vmstat_field(vs, "cow_precopy");
-	c->used = vmstat_field(vs, "cow_precopy_used");
-	c->wasted = vmstat_field(vs, "cow_precopy_wasted");
-	c->copy = vmstat_field(vs, "cow_copy");
-	c->reuse = vmstat_field(vs, "pgreuse");
-	c->ksm = vmstat_field(vs, "cow_ksm");
-}
-
-static void vm_delta(struct vmc *d, const struct vmc *a, const struct vmc *b)
-{
-	d->precopy = b->precopy - a->precopy;
-	d->used = b->used - a->used;
-	d->wasted = b->wasted - a->wasted;
-	d->copy = b->copy - a->copy;
-	d->reuse = b->reuse - a->reuse;
-	d->ksm = b->ksm - a->ksm;
-}
+COUNTERS(vmc, "cow_precopy", "cow_precopy_used", "cow_precopy_wasted",
+	 "cow_copy", "pgreuse", "cow_ksm")
 
 /*
  * After fork every private page of the child is shared: touch the stack
@@ -120,8 +83,8 @@ static void __attribute__((noinline)) warmup(void)
 
 	memset(stack, 1, sizeof(stack));
 	__asm__ volatile("" : : "r"(stack) : "memory");
-	vm_read(&c);
-	vm_read(&c);
+	vmc_read(&c);
+	vmc_read(&c);
 }
 
 /* ---- pagemap ---- */
@@ -223,6 +186,31 @@ static int run_child(char *p, long n, child_fn fn, void *arg)
 	return WEXITSTATUS(status);
 }
 
+typedef int (*prep_fn)(char *p, long n, void *arg);
+
+/*
+ * A fresh region of @n pages starting @off pages after a 2 MB boundary,
+ * filled, @prep applied when given, then @fn in a child on it; a new region
+ * and child while the child says RETRY, ATTEMPTS times. The child's verdict.
+ */
+static int run_fresh(long n, long off, prep_fn prep, child_fn fn, void *arg)
+{
+	int rc = RETRY;
+
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_new(n, off);
+
+		if (!p)
+			return FAIL;
+		if (prep && prep(p, n, arg))
+			rc = FAIL;
+		else
+			rc = run_child(p, n, fn, arg);
+		munmap(p, n * PG);
+	}
+	return rc;
+}
+
 static inline void wr(char *p, long i)
 {
 	*(volatile char *)(p + i * PG) ^= 0xff;
@@ -235,27 +223,33 @@ static inline int written_ok(char *p, long i)
 
 /* ---- fixture: save and restore the sysctls in the harness parent ---- */
 
-FIXTURE(precopy) {
-	int max, mode;
-	int have;
-};
+/*
+ * PRECOPY_FIXTURE(name): skip without pre-copy or root; the sysctls off for
+ * each case and restored after it, in the harness parent.
+ */
+#define PRECOPY_FIXTURE(name)                                                \
+	FIXTURE(name) {                                                      \
+		int max, mode;                                               \
+		int have;                                                    \
+	};                                                                   \
+	FIXTURE_SETUP(name)                                                  \
+	{                                                                    \
+		self->have = !sysctl_get("cow_precopy_max", &self->max) &&   \
+			     !sysctl_get("cow_precopy_mode", &self->mode);   \
+		if (!self->have)                                             \
+			SKIP(return,                                         \
+			     "no vm.cow_precopy_max: kernel without pre-copy"); \
+		if (geteuid())                                               \
+			SKIP(return, "needs root to set vm.cow_precopy_*");  \
+		ASSERT_EQ(0, precopy_set(0, 0));                             \
+	}                                                                    \
+	FIXTURE_TEARDOWN_PARENT(name)                                        \
+	{                                                                    \
+		if (self->have)                                              \
+			precopy_set(self->max, self->mode);                  \
+	}
 
-FIXTURE_SETUP(precopy)
-{
-	self->have = !sysctl_get("cow_precopy_max", &self->max) &&
-		     !sysctl_get("cow_precopy_mode", &self->mode);
-	if (!self->have)
-		SKIP(return, "no vm.cow_precopy_max: kernel without pre-copy");
-	if (geteuid())
-		SKIP(return, "needs root to set vm.cow_precopy_*");
-	ASSERT_EQ(0, precopy_set(0, 0));
-}
-
-FIXTURE_TEARDOWN_PARENT(precopy)
-{
-	if (self->have)
-		precopy_set(self->max, self->mode);
-}
+PRECOPY_FIXTURE(precopy);
 
 /* ---- counters with a fixed window ---- */
 
@@ -264,10 +258,10 @@ static int child_fixed_window(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	/* pagemap first: it does not depend on other processes */
 	for (long i = 1; i < n; i++) {
 		if (excl(p, i) != (i <= 8))
@@ -280,19 +274,19 @@ static int child_fixed_window(char *p, long n, void *arg)
 		CRETRY("write 0: precopy %ld copy %ld used %ld (want 8 1 0)",
 		       d.precopy, d.copy, d.used);
 
-	vm_read(&a);
+	vmc_read(&a);
 	for (long i = 1; i <= 8; i++)
 		wr(p, i);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	if (d.used != 8 || d.copy || d.precopy || d.reuse < 8)
 		CRETRY("write 1..8: used %ld copy %ld precopy %ld reuse %ld",
 		       d.used, d.copy, d.precopy, d.reuse);
 
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 9);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	/* 10..15: clamped by the end of the VMA */
 	if (d.precopy != 6 || d.copy != 1)
 		CRETRY("write 9: precopy %ld copy %ld (want 6 1)",
@@ -302,10 +296,10 @@ static int child_fixed_window(char *p, long n, void *arg)
 			CFAIL("page %ld: wrong bytes", i);
 	}
 
-	vm_read(&a);
+	vmc_read(&a);
 	munmap(p, n * PG);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	if (d.wasted != 6)
 		CRETRY("munmap: wasted %ld (want 6)", d.wasted);
 	return OK;
@@ -313,16 +307,8 @@ static int child_fixed_window(char *p, long n, void *arg)
 
 TEST_F_TIMEOUT(precopy, counters_fixed_window, 120)
 {
-	int rc = RETRY;
-
 	ASSERT_EQ(0, precopy_set(8, 0));
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(16, 0);
-
-		ASSERT_NE(NULL, p);
-		rc = run_child(p, 16, child_fixed_window, NULL);
-	}
-	ASSERT_EQ(OK, rc);
+	ASSERT_EQ(OK, run_fresh(16, 0, NULL, child_fixed_window, NULL));
 }
 
 /* ---- integrity: parent and child always see their own bytes ---- */
@@ -363,18 +349,18 @@ static void order_make(long *ord, long n, int pattern)
 	}
 }
 
-/* what side @who (0 child, 1 parent) writes to page @i, by kind */
-static int writes_page(int who, int pattern, long i)
+/* what @side (0 child, 1 parent) writes to page @i, by kind */
+static int writes_page(int side, int pattern, long i)
 {
-	if (who == 1)
+	if (side == 1)
 		return i % 5 == 0;
 	return pattern == 3 ? i % 3 == 0 : 1;
 }
 
-static void side_write(char *p, long n, const long *ord, int who,
+static void side_write(char *p, long n, const long *ord, int side,
 		       int pattern)
 {
-	uint8_t x = who ? 0x5a : 0xff;
+	uint8_t x = side ? 0x5a : 0xff;
 
 	for (long k = 0; k < n; k++) {
 		long i = ord[k];
@@ -382,7 +368,7 @@ static void side_write(char *p, long n, const long *ord, int who,
 
 		if (i < 0)
 			break;
-		if (!writes_page(who, pattern, i))
+		if (!writes_page(side, pattern, i))
 			continue;
 		pg = p + i * PG;
 		switch (i % 3) {
@@ -401,9 +387,9 @@ static void side_write(char *p, long n, const long *ord, int who,
 	}
 }
 
-static int side_verify(char *p, long n, int who, int pattern, int wrote)
+static int side_verify(char *p, long n, int side, int pattern, int wrote)
 {
-	uint8_t x = who ? 0x5a : 0xff;
+	uint8_t x = side ? 0x5a : 0xff;
 	uint64_t exp[PG / 8];
 
 	for (long i = 0; i < n; i++) {
@@ -411,7 +397,7 @@ static int side_verify(char *p, long n, int who, int pattern, int wrote)
 
 		for (long k = 0; k < (long)(PG / 8); k++)
 			exp[k] = orig_word(i, k);
-		if (wrote && writes_page(who, pattern, i)) {
+		if (wrote && writes_page(side, pattern, i)) {
 			switch (i % 3) {
 			case 0:
 				for (long b = 0; b < (long)PG; b++)
@@ -430,7 +416,7 @@ static int side_verify(char *p, long n, int who, int pattern, int wrote)
 			for (long b = 0; b < (long)PG; b++)
 				if (e[b] != (uint8_t)p[i * PG + b])
 					CFAIL("%s view: page %ld byte %ld: want %#x got %#x",
-					      who ? "parent" : "child", i, b,
+					      side ? "parent" : "child", i, b,
 					      e[b], (uint8_t)p[i * PG + b]);
 		}
 	}
@@ -523,10 +509,10 @@ static int child_vma_boundary(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 5);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 0; i < n; i++)
 		if (excl(p, i) != (i >= 5 && i <= 7))
 			CFAIL("write 5: page %ld exclusive=%d", i, excl(p, i));
@@ -536,21 +522,16 @@ static int child_vma_boundary(char *p, long n, void *arg)
 	return OK;
 }
 
+/* pages 8..15: another, still writable, private VMA */
+static int split_vma(char *p, long n, void *arg)
+{
+	return mprotect(p + 8 * PG, 8 * PG, PROT_READ | PROT_WRITE | PROT_EXEC);
+}
+
 TEST_F_TIMEOUT(precopy, vma_boundary, 120)
 {
-	int rc = RETRY;
-
 	ASSERT_EQ(0, precopy_set(8, 0));
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(16, 0);
-
-		ASSERT_NE(NULL, p);
-		/* pages 8..15: another, still writable, private VMA */
-		ASSERT_EQ(0, mprotect(p + 8 * PG, 8 * PG,
-				      PROT_READ | PROT_WRITE | PROT_EXEC));
-		rc = run_child(p, 16, child_vma_boundary, NULL);
-	}
-	ASSERT_EQ(OK, rc);
+	ASSERT_EQ(OK, run_fresh(16, 0, split_vma, child_vma_boundary, NULL));
 }
 
 /* ---- never across a page table (2 MB) boundary ---- */
@@ -560,10 +541,10 @@ static int child_pmd_boundary(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 1);	/* pages 0..3 before the boundary, 4.. after it */
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 0; i < n; i++)
 		if (excl(p, i) != (i >= 1 && i <= 3))
 			CFAIL("write 1: page %ld exclusive=%d", i, excl(p, i));
@@ -573,19 +554,16 @@ static int child_pmd_boundary(char *p, long n, void *arg)
 	return OK;
 }
 
+/* page 4 must start a page table */
+static int pmd_aligned(char *p, long n, void *arg)
+{
+	return ((uintptr_t)(p + 4 * PG)) % PMD_SZ ? -1 : 0;
+}
+
 TEST_F_TIMEOUT(precopy, pmd_boundary, 120)
 {
-	int rc = RETRY;
-
 	ASSERT_EQ(0, precopy_set(8, 0));
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(16, -4);
-
-		ASSERT_NE(NULL, p);
-		ASSERT_EQ(0, ((uintptr_t)(p + 4 * PG)) % PMD_SZ);
-		rc = run_child(p, 16, child_pmd_boundary, NULL);
-	}
-	ASSERT_EQ(OK, rc);
+	ASSERT_EQ(OK, run_fresh(16, -4, pmd_aligned, child_pmd_boundary, NULL));
 }
 
 /* ---- exclusive pages are not pre-copied ---- */
@@ -599,10 +577,10 @@ static int child_exclusive(char *p, long n, void *arg)
 	if (precopy_set(8, 0))
 		CFAIL("cannot set vm.cow_precopy_max");
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	if (!written_ok(p, 2) || !written_ok(p, 4) || !written_ok(p, 0))
 		CFAIL("lost a write");
 	for (long i = 1; i < n; i++)
@@ -616,16 +594,8 @@ static int child_exclusive(char *p, long n, void *arg)
 
 TEST_F_TIMEOUT(precopy, exclusive_not_precopied, 120)
 {
-	int rc = RETRY;
-
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(16, 0);
-
-		ASSERT_EQ(0, precopy_set(0, 0));
-		ASSERT_NE(NULL, p);
-		rc = run_child(p, 16, child_exclusive, NULL);
-	}
-	ASSERT_EQ(OK, rc);
+	ASSERT_EQ(0, precopy_set(0, 0));
+	ASSERT_EQ(OK, run_fresh(16, 0, NULL, child_exclusive, NULL));
 }
 
 /* ---- a read-only neighbour VMA stays read-only ---- */
@@ -643,10 +613,10 @@ static int child_readonly(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 1; i < n; i++)
 		if (excl(p, i) != (i <= 3))
 			CFAIL("page %ld exclusive=%d", i, excl(p, i));
@@ -664,19 +634,15 @@ static int child_readonly(char *p, long n, void *arg)
 	return OK;
 }
 
+static int readonly_4_15(char *p, long n, void *arg)
+{
+	return mprotect(p + 4 * PG, 12 * PG, PROT_READ);
+}
+
 TEST_F_TIMEOUT(precopy, readonly_neighbour_stays_readonly, 120)
 {
-	int rc = RETRY;
-
 	ASSERT_EQ(0, precopy_set(8, 0));
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(16, 0);
-
-		ASSERT_NE(NULL, p);
-		ASSERT_EQ(0, mprotect(p + 4 * PG, 12 * PG, PROT_READ));
-		rc = run_child(p, 16, child_readonly, NULL);
-	}
-	ASSERT_EQ(OK, rc);
+	ASSERT_EQ(OK, run_fresh(16, 0, readonly_4_15, child_readonly, NULL));
 }
 
 /* ---- generic "write these pages, expect this" child ---- */
@@ -688,8 +654,16 @@ struct expect {
 	long copy_max;		/* upper bound of cow_copy, or -1 */
 	int all_used;		/* every pre-copied page was written */
 	int check_wasted;	/* munmap: wasted = precopy - used */
-	int skip_policy;	/* prctl policy to set first, or -1 */
+	int policy;		/* PR_SET_COW_PRECOPY first, unless 0 (default) */
+	int madv;		/* advice on the region first, or 0 */
 };
+
+static int madvise_all(char *p, long n, void *arg)
+{
+	const struct expect *e = arg;
+
+	return e->madv ? madvise(p, n * PG, e->madv) : 0;
+}
 
 static int child_expect(char *p, long n, void *arg)
 {
@@ -697,16 +671,15 @@ static int child_expect(char *p, long n, void *arg)
 	struct vmc a, b, d, m1;
 	long w = 0;
 
-	if (e->skip_policy >= 0 &&
-	    prctl(PR_SET_COW_PRECOPY, e->skip_policy, 0, 0, 0))
-		CFAIL("PR_SET_COW_PRECOPY %d: %s", e->skip_policy,
+	if (e->policy && prctl(PR_SET_COW_PRECOPY, e->policy, 0, 0, 0))
+		CFAIL("PR_SET_COW_PRECOPY %d: %s", e->policy,
 		      strerror(errno));
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	for (long k = 0; e->ord[k] >= 0; k++, w++)
 		wr(p, e->ord[k]);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long k = 0; e->ord[k] >= 0; k++)
 		if (!written_ok(p, e->ord[k]))
 			CFAIL("page %ld lost its write", e->ord[k]);
@@ -723,10 +696,10 @@ static int child_expect(char *p, long n, void *arg)
 	if (e->all_used && d.used != d.precopy)
 		CRETRY("used %ld != precopy %ld", d.used, d.precopy);
 	if (e->check_wasted) {
-		vm_read(&b);
+		vmc_read(&b);
 		munmap(p, n * PG);
-		vm_read(&m1);
-		vm_delta(&b, &b, &m1);
+		vmc_read(&m1);
+		vmc_delta(&b, &b, &m1);
 		if (b.wasted != d.precopy - d.used)
 			CRETRY("wasted %ld, precopy %ld used %ld", b.wasted,
 			       d.precopy, d.used);
@@ -738,11 +711,14 @@ static int child_expect(char *p, long n, void *arg)
 
 static long ord_buf[1024];
 
+/* the writes of an expect case: ORD_* of order.h, or every stride-th page */
+#define STRIDE 3
+
 static long *ord_pattern(long n, int pattern, long stride)
 {
 	long k = 0;
 
-	if (pattern == 3) {
+	if (pattern == STRIDE) {
 		for (long i = 0; i < n; i += stride)
 			ord_buf[k++] = i;
 		ord_buf[k] = -1;
@@ -753,98 +729,74 @@ static long *ord_pattern(long n, int pattern, long stride)
 	return ord_buf;
 }
 
-static int expect_run(struct __test_metadata *_metadata, long n, int madv,
-		      const struct expect *e)
+static int expect_run(long n, int madv, const struct expect *e)
 {
-	int rc = RETRY;
+	struct expect a = *e;
 
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(n, 0);
-
-		if (!p)
-			return FAIL;
-		if (madv && madvise(p, n * PG, madv))
-			return FAIL;
-		rc = run_child(p, n, child_expect, (void *)e);
-	}
-	return rc;
+	a.madv = madv;
+	return run_fresh(n, 0, madvise_all, child_expect, &a);
 }
 
-TEST_F_TIMEOUT(precopy, madv_random_disables, 120)
+/*
+ * Write pages in a pattern, count what pre-copy did: one row a case.
+ * pattern: ORD_* of order.h (0 forward, 1 backward, 2 random), or STRIDE:
+ * every stride-th page; -1 in an expect field: not checked.
+ */
+FIXTURE_VARIANT(precopy_expect) {
+	int max, mode;		/* vm.cow_precopy_max, vm.cow_precopy_mode */
+	long n;			/* pages of the region */
+	int madv;		/* advice on the whole region, or 0 */
+	int pattern;
+	long stride;
+	struct expect e;	/* .ord: from pattern and stride */
+};
+
+PRECOPY_FIXTURE(precopy_expect);
+
+/* clang-format off */
+/* MADV_RANDOM: no pre-copy, fixed window or adaptive */
+FIXTURE_VARIANT_ADD(precopy_expect, madv_random_disables_fixed) {
+	.max = 8, .mode = 0, .n = 64, .madv = MADV_RANDOM, .pattern = 0,
+	.e = { .precopy = 0, .copy_max = 64 } };
+FIXTURE_VARIANT_ADD(precopy_expect, madv_random_disables_adaptive) {
+	.max = 8, .mode = 1, .n = 64, .madv = MADV_RANDOM, .pattern = 0,
+	.e = { .precopy = 0, .copy_max = 64 } };
+/* adaptive: a first COW copy alone starts nothing ... */
+FIXTURE_VARIANT_ADD(precopy_expect, adaptive_first_copy_alone) {
+	.max = 8, .mode = 1, .n = 16, .pattern = STRIDE, .stride = 16,
+	.e = { .precopy = 0, .copy_max = 1 } };
+/* ... but MADV_SEQUENTIAL asks for the whole window at once */
+FIXTURE_VARIANT_ADD(precopy_expect, madv_sequential_max_window) {
+	.max = 8, .mode = 1, .n = 16, .madv = MADV_SEQUENTIAL,
+	.pattern = STRIDE, .stride = 16, .e = { .precopy = 8, .copy_max = 1 } };
+/* 16 writes 16 pages apart: each pre-copies 8 pages never written */
+FIXTURE_VARIANT_ADD(precopy_expect, fixed_stride_wastes_and_counts_it) {
+	.max = 8, .mode = 0, .n = 256, .pattern = STRIDE, .stride = 16,
+	.e = { .precopy = 128, .copy_max = 16, .check_wasted = 1 } };
+FIXTURE_VARIANT_ADD(precopy_expect, adaptive_forward_stream) {
+	.max = 16, .mode = 1, .n = 256, .pattern = 0,
+	.e = { .precopy = -1, .precopy_max = 256, .copy_max = 32,
+	       .all_used = 1, .check_wasted = 1 } };
+FIXTURE_VARIANT_ADD(precopy_expect, adaptive_backward_stream) {
+	.max = 16, .mode = 1, .n = 256, .pattern = 1,
+	.e = { .precopy = -1, .precopy_max = 256, .copy_max = 32,
+	       .all_used = 1, .check_wasted = 1 } };
+FIXTURE_VARIANT_ADD(precopy_expect, adaptive_random_stays_small) {
+	.max = 16, .mode = 1, .n = 256, .pattern = 2,
+	.e = { .precopy = -1, .precopy_max = 64, .copy_max = -1,
+	       .check_wasted = 1 } };
+FIXTURE_VARIANT_ADD(precopy_expect, adaptive_stride_stays_small) {
+	.max = 16, .mode = 1, .n = 256, .pattern = STRIDE, .stride = 16,
+	.e = { .precopy = 0, .copy_max = -1 } };
+/* clang-format on */
+
+TEST_F_TIMEOUT(precopy_expect, run, 120)
 {
-	struct expect e = { .ord = ord_pattern(64, 0, 0), .precopy = 0,
-			    .copy_max = 64, .skip_policy = -1 };
+	struct expect e = variant->e;
 
-	ASSERT_EQ(0, precopy_set(8, 0));
-	ASSERT_EQ(OK, expect_run(_metadata, 64, MADV_RANDOM, &e));
-	ASSERT_EQ(0, precopy_set(8, 1));
-	ASSERT_EQ(OK, expect_run(_metadata, 64, MADV_RANDOM, &e));
-}
-
-TEST_F_TIMEOUT(precopy, madv_sequential_max_window, 120)
-{
-	static long one[] = { 0, -1 };
-	struct expect e = { .ord = one, .precopy = 8, .copy_max = 1,
-			    .skip_policy = -1 };
-	struct expect e0 = { .ord = one, .precopy = 0, .copy_max = 1,
-			     .skip_policy = -1 };
-
-	/* adaptive: a first COW copy alone starts nothing ... */
-	ASSERT_EQ(0, precopy_set(8, 1));
-	ASSERT_EQ(OK, expect_run(_metadata, 16, 0, &e0));
-	/* ... but MADV_SEQUENTIAL asks for the whole window at once */
-	ASSERT_EQ(OK, expect_run(_metadata, 16, MADV_SEQUENTIAL, &e));
-}
-
-TEST_F_TIMEOUT(precopy, fixed_stride_wastes_and_counts_it, 120)
-{
-	/* 16 writes 16 pages apart: each pre-copies 8 pages never written */
-	struct expect e = { .ord = ord_pattern(256, 3, 16), .precopy = 128,
-			    .copy_max = 16, .check_wasted = 1,
-			    .skip_policy = -1 };
-
-	ASSERT_EQ(0, precopy_set(8, 0));
-	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &e));
-}
-
-TEST_F_TIMEOUT(precopy, adaptive_forward_stream, 120)
-{
-	struct expect e = { .ord = ord_pattern(256, 0, 0), .precopy = -1,
-			    .precopy_max = 256, .copy_max = 32,
-			    .all_used = 1, .check_wasted = 1,
-			    .skip_policy = -1 };
-
-	ASSERT_EQ(0, precopy_set(16, 1));
-	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &e));
-}
-
-TEST_F_TIMEOUT(precopy, adaptive_backward_stream, 120)
-{
-	struct expect e = { .ord = ord_pattern(256, 1, 0), .precopy = -1,
-			    .precopy_max = 256, .copy_max = 32,
-			    .all_used = 1, .check_wasted = 1,
-			    .skip_policy = -1 };
-
-	ASSERT_EQ(0, precopy_set(16, 1));
-	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &e));
-}
-
-TEST_F_TIMEOUT(precopy, adaptive_random_and_stride_stay_small, 120)
-{
-	struct expect r = { .ord = ord_pattern(256, 2, 0), .precopy = -1,
-			    .precopy_max = 64, .check_wasted = 1,
-			    .copy_max = -1, .skip_policy = -1 };
-	struct expect s = { .ord = NULL, .precopy = 0, .copy_max = -1,
-			    .skip_policy = -1 };
-	static long stride[64];
-
-	ASSERT_EQ(0, precopy_set(16, 1));
-	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &r));
-	for (long k = 0; k < 16; k++)
-		stride[k] = k * 16;
-	stride[16] = -1;
-	s.ord = stride;
-	ASSERT_EQ(OK, expect_run(_metadata, 256, 0, &s));
+	e.ord = ord_pattern(variant->n, variant->pattern, variant->stride);
+	ASSERT_EQ(0, precopy_set(variant->max, variant->mode));
+	ASSERT_EQ(OK, expect_run(variant->n, variant->madv, &e));
 }
 
 /* ---- prctl ---- */
@@ -853,9 +805,9 @@ TEST_F_TIMEOUT(precopy, prctl_opt_out_and_max, 120)
 {
 	static long one[] = { 0, -1 };
 	struct expect off = { .ord = one, .precopy = 0, .copy_max = 1,
-			      .skip_policy = PR_COW_PRECOPY_DISABLE };
+			      .policy = PR_COW_PRECOPY_DISABLE };
 	struct expect max = { .ord = one, .precopy = 8, .copy_max = 1,
-			      .skip_policy = PR_COW_PRECOPY_MAX };
+			      .policy = PR_COW_PRECOPY_MAX };
 	int st;
 	pid_t pid;
 
@@ -877,9 +829,9 @@ TEST_F_TIMEOUT(precopy, prctl_opt_out_and_max, 120)
 	ASSERT_EQ(0, prctl(PR_SET_COW_PRECOPY, PR_COW_PRECOPY_DEFAULT, 0, 0, 0));
 
 	ASSERT_EQ(0, precopy_set(8, 0));
-	ASSERT_EQ(OK, expect_run(_metadata, 16, 0, &off));
+	ASSERT_EQ(OK, expect_run(16, 0, &off));
 	ASSERT_EQ(0, precopy_set(8, 1));
-	ASSERT_EQ(OK, expect_run(_metadata, 16, 0, &max));
+	ASSERT_EQ(OK, expect_run(16, 0, &max));
 }
 
 /* ---- zero page and large folios are not pre-copied ---- */
@@ -889,11 +841,11 @@ static int child_zero(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);	/* anon page: neighbours are the zero page */
 	p[PG] = 1;	/* COW of the zero page */
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 2; i < n; i++)
 		if (excl(p, i) || p[i * PG])
 			CFAIL("zero page %ld: exclusive=%d byte %d", i,
@@ -927,10 +879,10 @@ static int child_thp(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 1; i < n; i++)
 		if (excl(p, i))
 			CFAIL("THP subpage %ld exclusive", i);
@@ -981,10 +933,10 @@ static int child_pinned(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	if (page_is_orig(p, 3))
 		CFAIL("page 3 (pinned in the parent) wrong in the child");
 	/* 1..8 minus page 3, which fork() copied because it was pinned */
@@ -1030,10 +982,10 @@ static int child_ksm(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 1; i <= 8; i++)
 		if (excl(p, i))
 			CFAIL("KSM page %ld exclusive", i);
@@ -1124,10 +1076,10 @@ static int child_uffd(char *p, long n, void *arg)
 	if (ioctl(fd, UFFDIO_REGISTER, &reg))
 		return SKIPPED;
 	warmup();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);	/* not write-protected: a plain COW, no handler */
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 1; i < n; i++)
 		if (excl(p, i))
 			CFAIL("page %ld exclusive in a uffd-wp range", i);
@@ -1138,15 +1090,10 @@ static int child_uffd(char *p, long n, void *arg)
 
 TEST_F_TIMEOUT(precopy, uffd_wp_not_precopied, 120)
 {
-	int rc = RETRY;
+	int rc;
 
 	ASSERT_EQ(0, precopy_set(8, 0));
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(16, 0);
-
-		ASSERT_NE(NULL, p);
-		rc = run_child(p, 16, child_uffd, NULL);
-	}
+	rc = run_fresh(16, 0, NULL, child_uffd, NULL);
 	if (rc == SKIPPED)
 		SKIP(return, "userfaultfd write-protect not available");
 	ASSERT_EQ(OK, rc);
@@ -1224,10 +1171,10 @@ static int child_writable_window(char *p, long n, void *arg)
 
 	warmup();
 	minflt();
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 0);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 1; i < n; i++) {
 		if (excl(p, i) != (i <= 8))
 			CFAIL("page %ld: exclusive=%d after writing page 0",
@@ -1247,10 +1194,10 @@ static int child_writable_window(char *p, long n, void *arg)
 	if (f1 != f0)
 		CFAIL("writes to 8 writable pre-copies took %ld faults", f1 - f0);
 
-	vm_read(&a);
+	vmc_read(&a);
 	wr(p, 9);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	if (d.precopy != 6 || d.copy != 1)
 		CRETRY("write 9: precopy %ld copy %ld (want 6 1)",
 		       d.precopy, d.copy);
@@ -1260,10 +1207,10 @@ static int child_writable_window(char *p, long n, void *arg)
 	}
 
 	/* written is known from the dirty bit at unmap: 1..8 used, 10..15 not */
-	vm_read(&a);
+	vmc_read(&a);
 	munmap(p, n * PG);
-	vm_read(&b);
-	vm_delta(&d, &a, &b);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
 	if (d.used != 8 || d.wasted != 6)
 		CRETRY("munmap: used %ld wasted %ld (want 8 6)", d.used, d.wasted);
 	return OK;
@@ -1271,16 +1218,8 @@ static int child_writable_window(char *p, long n, void *arg)
 
 TEST_F_TIMEOUT(precopy, writable_no_fault_counted_at_unmap, 120)
 {
-	int rc = RETRY;
-
 	ASSERT_EQ(0, precopy_set(8, 2));
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-		char *p = region_new(16, 0);
-
-		ASSERT_NE(NULL, p);
-		rc = run_child(p, 16, child_writable_window, NULL);
-	}
-	ASSERT_EQ(OK, rc);
+	ASSERT_EQ(OK, run_fresh(16, 0, NULL, child_writable_window, NULL));
 }
 
 /* ---- allocation failure: pre-copy degrades to vanilla behaviour ---- */
@@ -1299,12 +1238,12 @@ static int child_alloc_fail(char *p, long n, void *arg)
 	warmup();
 	if (knob_write("/proc/self/make-it-fail", "1"))
 		return SKIPPED;
-	vm_read(&a);
+	vmc_read(&a);
 	for (long i = 0; i < n; i++)
 		wr(p, i);
-	vm_read(&b);
+	vmc_read(&b);
 	knob_write("/proc/self/make-it-fail", "0");
-	vm_delta(&d, &a, &b);
+	vmc_delta(&d, &a, &b);
 	for (long i = 0; i < n; i++)
 		if (!written_ok(p, i))
 			CFAIL("page %ld lost its write", i);
@@ -1337,14 +1276,7 @@ TEST_F_TIMEOUT(precopy, alloc_failure_degrades_to_vanilla, 120)
 	}
 	for (int mode = 0; mode <= 2 && rc != FAIL; mode++) {
 		ASSERT_EQ(0, precopy_set(64, mode));
-		rc = RETRY;
-		for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
-			char *p = region_new(256, 0);
-
-			ASSERT_NE(NULL, p);
-			rc = run_child(p, 256, child_alloc_fail, NULL);
-			munmap(p, 256 * PG);
-		}
+		rc = run_fresh(256, 0, NULL, child_alloc_fail, NULL);
 		if (rc != OK)
 			break;
 	}

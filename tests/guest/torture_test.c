@@ -45,10 +45,6 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
-#ifndef PR_SET_COW_ODF
-#define PR_SET_COW_ODF 0x434f5752
-#define PR_GET_COW_ODF 0x434f5753
-#endif
 
 #define PG 4096UL
 #define HPAGE (2UL << 20)

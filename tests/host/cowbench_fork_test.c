@@ -18,8 +18,8 @@
 #include "kselftest_harness.h"
 #include "cowbench_minijson.h"
 #include "parse.h"
+#include "cowlab_uapi.h"
 
-#define PR_GET_COW_ODF_ 0x434f5753
 
 #include "cowbench_run.h"
 
@@ -40,7 +40,7 @@ static bool is(const struct jval *o, const char *k, enum jtype t)
 
 static bool odf_in_kernel(void)
 {
-	return prctl(PR_GET_COW_ODF_, 0, 0, 0, 0) >= 0 || errno != EINVAL;
+	return prctl(PR_GET_COW_ODF, 0, 0, 0, 0) >= 0 || errno != EINVAL;
 }
 
 /* what every line of a run must show */

@@ -101,10 +101,10 @@ dry >"$tmp/dry"
 dry --full >"$tmp/dryfull"
 dry --no-debug >"$tmp/drynodbg"
 t "test.py --dry-run: every feature on boots first" bash -c "head -n 1 '$tmp/dry' | grep -q '^boot selftests-all: .*features=$("$top/scripts/features.py" all) '"
-t "test.py --dry-run: off, thp-copy, cowlab tests on base and debug, debug selftests, fuzzers" bash -c "[ \"\$(cut -d: -f1 '$tmp/dry' | sort | tr '\n' ' ')\" = 'boot cowlab-tests-base boot cowlab-tests-debug boot cowlab-tests-debug-2 boot fuzz-debug boot selftests-all boot selftests-debug boot selftests-off boot selftests-thp-copy ' ]"
+t "test.py --dry-run: off, thp-copy, cowlab tests on base and debug, debug selftests, fuzzers, shell" bash -c "[ \"\$(cut -d: -f1 '$tmp/dry' | sort | tr '\n' ' ')\" = 'boot cowlab-tests-base boot cowlab-tests-debug boot cowlab-tests-debug-2 boot fuzz-debug boot selftests-all boot selftests-debug boot selftests-off boot selftests-thp-copy boot shell-base ' ]"
 t "test.py --dry-run: every selftests boot on one vCPU, no cowlab-tests boot" bash -c "! grep 'plan selftests' '$tmp/dry' | grep -v -- '--smp 1' | grep -q . && ! grep 'plan cowlab-tests' '$tmp/dry' | grep -q -- '--smp'"
 t "test.py --dry-run: debug boots get 3 GB without 1 GiB pages, base boots the default" bash -c "[ \"\$(grep -c 'obj-debug.*--mem 3072 --hugepages 128 0' '$tmp/dry')\" = 4 ] && ! grep obj-base '$tmp/dry' | grep -q -- --mem"
-t "test.py --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 8 ]"
+t "test.py --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 9 ]"
 t "test.py --dry-run: the fuzz boot alone gets the fuzz image" bash -c "[ \"\$(grep -c 'initramfs-fuzz' '$tmp/dry')\" = 1 ] && grep -q '^boot fuzz-debug:.*initramfs-fuzz' '$tmp/dry'"
 t "test.py --dry-run --full: names unique, debug boots with default memory, full debug list, each set alone" bash -c "[ -z \"\$(cut -d: -f1 '$tmp/dryfull' | sort | uniq -d)\" ] && ! grep -q -- '--mem' '$tmp/dryfull' && grep '^boot selftests-debug' '$tmp/dryfull' | grep -vq 'only=' && [ \"\$(grep -c '^boot selftests-' '$tmp/dryfull')\" = \$((\$("$top/scripts/features.py" singles | tr , '\n' | wc -l) + 3)) ]"
 t "test.py --dry-run --no-debug: no debug kernel boot, no debug build" bash -c "[ -s '$tmp/drynodbg' ] && ! grep -q obj-debug '$tmp/drynodbg' && ! '$top/scripts/test.py' --dry-run --no-debug | grep -q kernel-debug"
@@ -152,6 +152,29 @@ t "features check: a selftest that is not in the list" grep -q 'selftest nosuch 
 printf 'x\n' >"$ft/guest/features/off.conf"
 "$top/scripts/features.py" --top "$ft" check >"$tmp/fdrift2" 2>&1
 t "features check: a hand-kept off.conf is refused" grep -q 'off.conf: "off" is generated' "$tmp/fdrift2"
+
+# the one header of the series' user-visible numbers matches the series
+/usr/bin/python3 - "$top" >"$tmp/uapi" 2>&1 <<'PY'
+import glob, re, sys
+top = sys.argv[1]
+src = "".join(open(p, errors="replace").read() for p in
+              glob.glob(top + "/patches/*.patch") + glob.glob(top + "/mm-changes/include/uapi/**/*.h", recursive=True))
+alias = {"__NR_mdup": "MDUP_SYSCALL_NR_X86_64"}
+bad = n = 0
+for name, val in re.findall(r"^#define (\w+) (\w+)", open(top + "/userspace-bench/cowlab_uapi.h").read(), re.M):
+    if name == "COWLAB_UAPI_H":
+        continue
+    n += 1
+    m = re.search(r"^\+?#\s*define\s+%s\s+(\w+)" % alias.get(name, name), src, re.M)
+    if not m or int(m.group(1).rstrip("UL"), 0) != int(val.rstrip("UL"), 0):
+        bad += 1
+        print(f"{name}: {val} here, {m.group(1) if m else 'not defined'} in the series")
+print(f"{n} numbers checked")
+sys.exit(1 if bad or n < 10 else 0)
+PY
+rc=$?
+t "cowlab_uapi.h: every prctl and mdup number is the series' ($(tail -n 1 "$tmp/uapi"))" [ $rc = 0 ]
+t "cowlab_uapi.h is the only place the programs define them" bash -c "! grep -rln 'define PR_[SG]ET_COW\|define __NR_mdup' '$top/tests' '$top/userspace-bench' --include=*.c --include=*.h | grep -v cowlab_uapi.h"
 
 echo "1..$n"
 exit $bad

@@ -23,13 +23,8 @@
 
 #include "../cowbench.h"
 #include "../procfs.h"
+#include "../cowlab_uapi.h"
 
-#ifndef PR_SET_COW_ODF
-#define PR_SET_COW_ODF 0x434f5752
-#endif
-#ifndef PR_GET_COW_ODF
-#define PR_GET_COW_ODF 0x434f5753
-#endif
 
 #define MSG_MAGIC 0x6f646621u /* "odf!" */
 
