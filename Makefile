@@ -57,11 +57,12 @@ guest-tests: tree
 
 # The one guest image of run, test, stress and guest-smoke: busybox, /init,
 # plans, feature sets, the upstream selftests, the benchmarks, the cowlab
-# guest tests. Every build below is a make target; scripts run them, never
+# guest tests, Debian's redis-server and redis-cli with their libraries. Every build below is a make target; scripts run them, never
 # the build chain themselves.
 initramfs: selftests bench guest-tests
 	@scripts/build-initramfs.sh --bin $(TOP)/userspace-bench/build/cowbench --bin $(TOP)/userspace-bench/build/kvsnap \
-		--bin $(TOP)/userspace-bench/build/hugecow --bin $(B)/guest-tests
+		--bin $(TOP)/userspace-bench/build/hugecow --bin $(TOP)/userspace-bench/build/redissnap --bin $(B)/guest-tests \
+		--dyn redis-server --dyn redis-cli
 
 # the fuzz boot's own image: Debian's trinity and stress-ng with their
 # libraries (13 MB; the other boots do without them)

@@ -8,7 +8,7 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot|hugecow|precopy]
+usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot|hugecow|precopy|odf|redis]
                         [--accel tcg|icount|kvm] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
@@ -24,7 +24,14 @@ usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhea
                 REPS runs each); precopy: only the COW pre-copy study (one
                 boot, under -icount when --accel is tcg: 8 settings x 5
                 workloads at 64M, then the region-size sweep over
-                PRECOPY_SIZES, default 1M,4M,16M,64M,256M,1G, REPS runs each)
+                PRECOPY_SIZES, default 1M,4M,16M,64M,256M,1G, REPS runs each);
+                odf: only on-demand fork (delayed allocation) against a
+                vanilla fork (one boot, under -icount when --accel is tcg:
+                ODF_SIZES, default 64M,256M,1G, the child exiting, exec'ing
+                and writing 1/10/100 %, REPS runs each); redis: only Redis
+                BGSAVE under write load for vanilla behaviour and every COW
+                policy (one boot, REDIS_KEYS 1 KiB values, default 1048576:
+                1 GiB; every RDB checked against the snapshot instant)
   --accel A     tcg (default), icount (guest time = instruction count:
                 deterministic, for overhead ratios; see run-guest.sh) or kvm
   --out DIR     results directory (default results/<date-time>; results/latest
@@ -50,8 +57,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$runs$reps" in *[!0-9]* | 0*) echo "study.sh: --runs/--reps take positive numbers" >&2; exit 2 ;; esac
-case "$part" in all | overhead | snapshot | hugecow | precopy) ;; *) echo "study.sh: --part takes all, overhead, snapshot, hugecow or precopy" >&2; exit 2 ;; esac
-case "$part" in snapshot | hugecow | precopy) vanilla=0 ;; esac
+case "$part" in all | overhead | snapshot | hugecow | precopy | odf | redis) ;; *) echo "study.sh: --part takes all, overhead, snapshot, hugecow, precopy, odf or redis" >&2; exit 2 ;; esac
+case "$part" in snapshot | hugecow | precopy | odf | redis) vanilla=0 ;; esac
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top"
 B=$top/build
@@ -119,6 +126,27 @@ if [ "$part" = all ] || [ "$part" = precopy ]; then
 		fail=1
 	fi
 fi
+if [ "$part" = all ] || [ "$part" = odf ]; then
+	# fork-time ratios: under TCG use -icount (docs/odf.md)
+	oacc=$accel
+	[ "$accel" = tcg ] && oacc=icount
+	step "boot patched: on-demand fork against a vanilla fork (${ODF_SIZES:-64M,256M,1G}, $reps runs each, $oacc)"
+	if ! scripts/run-guest.sh --plan odf-study --kernel "$B/obj-base/bzImage" --out "$out/odf" \
+		--mem "$mem" --smp "$smp" --accel "$oacc" --set reps="$reps" --set sizes="${ODF_SIZES:-64M,256M,1G}" \
+		--set fracs=0.01,0.1,1 --set pagetimes=off --timeout 5400 --quiet; then
+		echo "!! odf run failed: see $out/odf (console.log, result.ktap)" >&2
+		fail=1
+	fi
+fi
+if [ "$part" = all ] || [ "$part" = redis ]; then
+	step "boot patched: Redis BGSAVE under write load, every COW policy (${REDIS_KEYS:-1048576} keys of 1 KiB)"
+	if ! scripts/run-guest.sh --plan redis --kernel "$B/obj-base/bzImage" --out "$out/redis" \
+		--mem "$mem" --smp "$smp" --accel "$accel" --set keys="${REDIS_KEYS:-1048576}" \
+		--timeout 5400 --quiet; then
+		echo "!! redis run failed: see $out/redis (console.log, result.ktap)" >&2
+		fail=1
+	fi
+fi
 if [ $vanilla = 1 ]; then
 	if ! wait $vpid; then
 		echo "!! vanilla kernel build failed: $B/vanilla-build.log" >&2
@@ -140,41 +168,40 @@ step "report"
 if [ "$part" = all ] || [ "$part" = overhead ]; then
 	/usr/bin/python3 scripts/report "$out" || fail=1
 fi
-if [ -f "$out/snapshot/snapshot.jsonl" ]; then
-	{
-		echo
-		echo "## Snapshot of a key-value store under write load: stw, fork, uffd, mdup"
-		echo
-		echo "kvsnap (userspace-bench/kvsnap), one boot, guest memory ${SNAP_MEM:-10240} MB, no swap;"
-		echo "plots: plots/snapshot-pause.png, plots/snapshot-p99.png. What the columns mean:"
-		echo "docs/mdup.md. Every snapshot file is verified byte for byte."
-		echo
-		/usr/bin/python3 scripts/snapshot-report "$out/snapshot" --plot "$out/plots" || fail=1
-	} >>"$out/report.md"
-fi
-if [ -f "$out/hugecow/hugecow.jsonl" ]; then
-	{
-		echo
-		echo "## Huge-page COW: THP COW policy split, copy, adaptive (vm.cow_thp_policy)"
-		echo
-		echo "hugecow policy (userspace-bench/hugecow.c), one boot (accel $hacc); plot:"
-		echo "plots/hugecow-policy.png; what the columns mean: docs/hugecow.md. Read times under"
-		echo "QEMU TCG and -icount do not model the TLB."
-		echo
-		/usr/bin/python3 scripts/hugecow-report "$out/hugecow" --plot "$out/plots" || fail=1
-	} >>"$out/report.md"
-fi
-if [ -f "$out/precopy/precopy.jsonl" ]; then
-	{
-		echo
-		echo "## COW pre-copy (vm.cow_precopy_max / vm.cow_precopy_mode) against off"
-		echo
-		echo "cowbench (userspace-bench), guest/plans/precopy-study.sh part=all, one boot (accel"
-		echo "$pacc); plots: plots/precopy-settings.png, plots/precopy-sweep.png; what the columns"
-		echo "mean: docs/precopy.md. Every run verifies parent and child bytes (--verify)."
-		echo
-		/usr/bin/python3 scripts/precopy-report "$out/precopy" --plot "$out/plots" || fail=1
-	} >>"$out/report.md"
-fi
+# section FILE TITLE INTRO REPORT ARGS...: when FILE exists, append to the
+# report "## TITLE", INTRO (what ran, how, where the columns are explained)
+# and what the report script REPORT prints
+section() {
+	local f=$1 title=$2 intro=$3
+	shift 3
+	[ -f "$f" ] || return 0
+	{ printf '\n## %s\n\n%s\n\n' "$title" "$intro"; /usr/bin/python3 "$@" || fail=1; } >>"$out/report.md"
+}
+section "$out/snapshot/snapshot.jsonl" "Snapshot of a key-value store under write load: stw, fork, uffd, mdup" \
+	"kvsnap (userspace-bench/kvsnap), one boot, guest memory ${SNAP_MEM:-10240} MB, no swap;
+plots: plots/snapshot-pause.png, plots/snapshot-p99.png. What the columns mean:
+docs/mdup.md. Every snapshot file is verified byte for byte." \
+	scripts/snapshot-report "$out/snapshot" --plot "$out/plots"
+section "$out/hugecow/hugecow.jsonl" "Huge-page COW: THP COW policy split, copy, adaptive (vm.cow_thp_policy)" \
+	"hugecow policy (userspace-bench/hugecow.c), one boot (accel ${hacc:-}); plot:
+plots/hugecow-policy.png; what the columns mean: docs/hugecow.md. Read times under
+QEMU TCG and -icount do not model the TLB." \
+	scripts/hugecow-report "$out/hugecow" --plot "$out/plots"
+section "$out/precopy/precopy.jsonl" "COW pre-copy (vm.cow_precopy_max / vm.cow_precopy_mode) against off" \
+	"cowbench (userspace-bench), guest/plans/precopy-study.sh part=all, one boot (accel
+${pacc:-}); plots: plots/precopy-settings.png, plots/precopy-sweep.png; what the columns
+mean: docs/precopy.md. Every run verifies parent and child bytes (--verify)." \
+	scripts/precopy-report "$out/precopy" --plot "$out/plots"
+section "$out/odf/odf.jsonl" "Delayed allocation: on-demand fork (page tables shared at fork) against a vanilla fork" \
+	"cowbench --scenario fork (userspace-bench), guest/plans/odf-study.sh, one boot (accel
+${oacc:-}); vanilla (prctl PR_SET_COW_ODF 2) and on-demand (1) side by side; plot:
+plots/odf-fork.png; what the columns mean: docs/odf.md. Every rep verifies both sides' bytes." \
+	scripts/odf-report "$out/odf" --plot "$out/plots"
+section "$out/redis/redis.jsonl" "A real client: Redis BGSAVE under every COW policy" \
+	"Debian's redis-server in the guest, userspace-bench/redissnap.c as the client
+(guest/plans/redis.sh, accel $accel): one BGSAVE per policy under single SETs; every
+saved RDB loaded and checked against the snapshot instant. What the columns mean:
+docs/redis.md." \
+	scripts/redis-report "$out/redis" --json "$out/redis/redis-rows.json"
 step "done: $out/report.md"
 exit $fail

@@ -7,7 +7,7 @@ first, so that the two lanes end together: every feature on; the debug
 kernel's boots (when the debug kernel is up to date at the start; when it
 is still building, the base boots after them go first); every feature off;
 each set alone (--full); the variants that name their own selftests; the
-cowlab tests on base; make shell with a scripted session.
+cowlab tests on base; make shell with a scripted session; Redis.
 
 A boot: name, kernel (base or debug, build/obj-KERNEL/bzImage), plan
 (guest/plans/PLAN.sh), sets (cowlab.KEY=VALUE on the kernel command line),
@@ -122,4 +122,9 @@ def boots(opt, feats):
     # cowbench and its cow_stat samples, exit powers off
     out.append(Boot("shell-base", "base", "shell", judges.shell, {}, ["--interactive"],
                     stdin="tests/host/fixtures/shell-session.txt"))
+    # a real client: Redis BGSAVE with vanilla behaviour, on-demand fork and
+    # every feature on, each RDB checked against the snapshot instant
+    # (guest/plans/redis.sh; make run runs every policy at 1 GiB)
+    out.append(Boot("redis-base", "base", "redis", judges.cowlab,
+                    {"policies": "off,odf,ALL", "keys": "65536", "before_ms": "500"}))
     return out

@@ -333,6 +333,22 @@ static inline int write_faults(char *a)
 /* ---- processes (verdicts, supervise: harness.h) ---- */
 
 /*
+ * The counters into @a, then fork(); the child speaks as @child (who).
+ * fork()'s return.
+ */
+static inline pid_t counted_fork(struct odfc *a, const char *child)
+{
+	pid_t pid;
+
+	odfc_read(a);
+	fflush(NULL);
+	pid = fork();
+	if (!pid)
+		who = child;
+	return pid;
+}
+
+/*
  * supervise(@fn, @arg), then nr_anon_pages must be back within ANON_SLACK
  * pages and, with @pt_slack > 0, nr_page_table_pages within @pt_slack
  * pages of where they were, every process having exited. Other processes

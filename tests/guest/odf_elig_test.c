@@ -183,13 +183,10 @@ static int elig_main(void *arg)
 	}
 	if (pipe(go))
 		CFAIL("pipe: %s", strerror(errno));
-	odfc_read(&a);
-	fflush(NULL);
-	pid = fork();
+	pid = counted_fork(&a, "child");
 	if (pid < 0)
 		CFAIL("fork: %s", strerror(errno));
 	if (!pid) {
-		who = "child";
 		close(go[1]);
 		if (read(go[0], &x, 1) != 1)
 			_exit(OK);

@@ -167,13 +167,10 @@ static int probe_main(void *arg)
 		CFAIL("PR_GET_COW_ODF: %d", odf_get());
 	if (region_new(&r) || pipe(go))
 		CFAIL("setup: %s", strerror(errno));
-	odfc_read(&a);
-	fflush(NULL);
-	pid = fork();
+	pid = counted_fork(&a, "child");
 	if (pid < 0)
 		CFAIL("fork: %s", strerror(errno));
 	if (!pid) {
-		who = "child";
 		close(go[1]);
 		if (read(go[0], &x, 1) != 1)
 			_exit(OK);

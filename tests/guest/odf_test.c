@@ -166,13 +166,10 @@ static int nested_fork(struct side *s)
 		if (odf_set(PR_COW_ODF_ALWAYS))
 			CFAIL("PR_SET_COW_ODF: %s", strerror(errno));
 	}
-	odfc_read(&a);
-	fflush(NULL);
-	pid = fork();
+	pid = counted_fork(&a, "grandchild");
 	if (pid < 0)
 		CFAIL("fork: %s", strerror(errno));
 	if (!pid) {
-		who = "grandchild";
 		close(s->rfd);
 		close(s->wfd);
 		_exit(grandchild(s->p));
@@ -604,13 +601,10 @@ static int op_case_main(void *arg)
 	if (region_new(&r) || pipe(pc) || pipe(cp))
 		CFAIL("setup: %s", strerror(errno));
 	s.p = r.p;
-	odfc_read(&a);
-	fflush(NULL);
-	pid = fork();
+	pid = counted_fork(&a, "child");
 	if (pid < 0)
 		CFAIL("fork: %s", strerror(errno));
 	if (!pid) {
-		who = "child";
 		close(pc[1]);
 		close(cp[0]);
 		s = (struct side){ r.p, !c->actor_parent, T_CHILD, pc[0],
@@ -895,13 +889,10 @@ static int dc_main(void *arg)
 
 		if (pipe(ready) || pipe(go))
 			CFAIL("pipe: %s", strerror(errno));
-		odfc_read(&f0);
-		fflush(NULL);
-		pid = fork();
+		pid = counted_fork(&f0, "child");
 		if (pid < 0)
 			CFAIL("fork: %s", strerror(errno));
 		if (!pid) {
-			who = "child";
 			close(ready[0]);
 			close(go[1]);
 			close(memfd); /* /proc/self of the parent */

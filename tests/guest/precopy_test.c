@@ -216,6 +216,28 @@ static inline void wr(char *p, long i)
 	*(volatile char *)(p + i * PG) ^= 0xff;
 }
 
+/* write page @i; @d: the counters' change around the write */
+static void write_counted(char *p, long i, struct vmc *d)
+{
+	struct vmc a, b;
+
+	vmc_read(&a);
+	wr(p, i);
+	vmc_read(&b);
+	vmc_delta(d, &a, &b);
+}
+
+/* unmap the region of @n pages; @d: the counters' change around it */
+static void munmap_counted(char *p, long n, struct vmc *d)
+{
+	struct vmc a, b;
+
+	vmc_read(&a);
+	munmap(p, n * PG);
+	vmc_read(&b);
+	vmc_delta(d, &a, &b);
+}
+
 static inline int written_ok(char *p, long i)
 {
 	return (uint8_t)p[i * PG] == (uint8_t)(orig_word(i, 0) ^ 0xff);
@@ -258,10 +280,7 @@ static int child_fixed_window(char *p, long n, void *arg)
 	struct vmc a, b, d;
 
 	warmup();
-	vmc_read(&a);
-	wr(p, 0);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 0, &d);
 	/* pagemap first: it does not depend on other processes */
 	for (long i = 1; i < n; i++) {
 		if (excl(p, i) != (i <= 8))
@@ -283,10 +302,7 @@ static int child_fixed_window(char *p, long n, void *arg)
 		CRETRY("write 1..8: used %ld copy %ld precopy %ld reuse %ld",
 		       d.used, d.copy, d.precopy, d.reuse);
 
-	vmc_read(&a);
-	wr(p, 9);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 9, &d);
 	/* 10..15: clamped by the end of the VMA */
 	if (d.precopy != 6 || d.copy != 1)
 		CRETRY("write 9: precopy %ld copy %ld (want 6 1)",
@@ -296,10 +312,7 @@ static int child_fixed_window(char *p, long n, void *arg)
 			CFAIL("page %ld: wrong bytes", i);
 	}
 
-	vmc_read(&a);
-	munmap(p, n * PG);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	munmap_counted(p, n, &d);
 	if (d.wasted != 6)
 		CRETRY("munmap: wasted %ld (want 6)", d.wasted);
 	return OK;
@@ -506,13 +519,10 @@ TEST_F_TIMEOUT(precopy, integrity_stride, 300) { integrity(_metadata, 3); }
 
 static int child_vma_boundary(char *p, long n, void *arg)
 {
-	struct vmc a, b, d;
+	struct vmc d;
 
 	warmup();
-	vmc_read(&a);
-	wr(p, 5);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 5, &d);
 	for (long i = 0; i < n; i++)
 		if (excl(p, i) != (i >= 5 && i <= 7))
 			CFAIL("write 5: page %ld exclusive=%d", i, excl(p, i));
@@ -570,17 +580,14 @@ TEST_F_TIMEOUT(precopy, pmd_boundary, 120)
 
 static int child_exclusive(char *p, long n, void *arg)
 {
-	struct vmc a, b, d;
+	struct vmc d;
 
 	wr(p, 2);	/* copies with pre-copy off: exclusive now */
 	wr(p, 4);
 	if (precopy_set(8, 0))
 		CFAIL("cannot set vm.cow_precopy_max");
 	warmup();
-	vmc_read(&a);
-	wr(p, 0);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 0, &d);
 	if (!written_ok(p, 2) || !written_ok(p, 4) || !written_ok(p, 0))
 		CFAIL("lost a write");
 	for (long i = 1; i < n; i++)
@@ -610,13 +617,10 @@ static void segv_handler(int sig)
 static int child_readonly(char *p, long n, void *arg)
 {
 	struct sigaction sa = { .sa_handler = segv_handler };
-	struct vmc a, b, d;
+	struct vmc d;
 
 	warmup();
-	vmc_read(&a);
-	wr(p, 0);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 0, &d);
 	for (long i = 1; i < n; i++)
 		if (excl(p, i) != (i <= 3))
 			CFAIL("page %ld exclusive=%d", i, excl(p, i));
@@ -876,13 +880,10 @@ TEST_F_TIMEOUT(precopy, zero_page_not_precopied, 120)
 
 static int child_thp(char *p, long n, void *arg)
 {
-	struct vmc a, b, d;
+	struct vmc d;
 
 	warmup();
-	vmc_read(&a);
-	wr(p, 0);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 0, &d);
 	for (long i = 1; i < n; i++)
 		if (excl(p, i))
 			CFAIL("THP subpage %ld exclusive", i);
@@ -930,13 +931,10 @@ TEST_F_TIMEOUT(precopy, thp_not_precopied, 120)
 
 static int child_pinned(char *p, long n, void *arg)
 {
-	struct vmc a, b, d;
+	struct vmc d;
 
 	warmup();
-	vmc_read(&a);
-	wr(p, 0);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 0, &d);
 	if (page_is_orig(p, 3))
 		CFAIL("page 3 (pinned in the parent) wrong in the child");
 	/* 1..8 minus page 3, which fork() copied because it was pinned */
@@ -979,13 +977,10 @@ TEST_F_TIMEOUT(precopy, pinned_not_precopied, 120)
 
 static int child_ksm(char *p, long n, void *arg)
 {
-	struct vmc a, b, d;
+	struct vmc d;
 
 	warmup();
-	vmc_read(&a);
-	wr(p, 0);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 0, &d);
 	for (long i = 1; i <= 8; i++)
 		if (excl(p, i))
 			CFAIL("KSM page %ld exclusive", i);
@@ -1166,15 +1161,12 @@ static long minflt(void)
 
 static int child_writable_window(char *p, long n, void *arg)
 {
-	struct vmc a, b, d;
+	struct vmc d;
 	long f0, f1;
 
 	warmup();
 	minflt();
-	vmc_read(&a);
-	wr(p, 0);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 0, &d);
 	for (long i = 1; i < n; i++) {
 		if (excl(p, i) != (i <= 8))
 			CFAIL("page %ld: exclusive=%d after writing page 0",
@@ -1194,10 +1186,7 @@ static int child_writable_window(char *p, long n, void *arg)
 	if (f1 != f0)
 		CFAIL("writes to 8 writable pre-copies took %ld faults", f1 - f0);
 
-	vmc_read(&a);
-	wr(p, 9);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	write_counted(p, 9, &d);
 	if (d.precopy != 6 || d.copy != 1)
 		CRETRY("write 9: precopy %ld copy %ld (want 6 1)",
 		       d.precopy, d.copy);
@@ -1207,10 +1196,7 @@ static int child_writable_window(char *p, long n, void *arg)
 	}
 
 	/* written is known from the dirty bit at unmap: 1..8 used, 10..15 not */
-	vmc_read(&a);
-	munmap(p, n * PG);
-	vmc_read(&b);
-	vmc_delta(&d, &a, &b);
+	munmap_counted(p, n, &d);
 	if (d.used != 8 || d.wasted != 6)
 		CRETRY("munmap: used %ld wasted %ld (want 8 6)", d.used, d.wasted);
 	return OK;

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0
+# Plan "redis": a real client of fork-based snapshots. Debian's redis-server
+# (dynamic, shipped with its libraries) snapshots with BGSAVE under a steady
+# write load, once for vanilla behaviour ("off") and once per cowlab COW
+# policy, in one boot (userspace-bench/redissnap.c):
+#   a fresh redis-server on tmpfs (no persistence but the BGSAVE, debug
+#   commands on, THP as cowlab.thp says and Redis told not to turn it off);
+#   redissnap run: FLUSHALL, DEBUG POPULATE keys x size, timed single SETs
+#   for before_ms, BGSAVE, timed SETs until it ends (latest_fork_usec,
+#   rdb_last_cow_size, p50/p99/max before vs during, the server's VmHWM);
+#   SHUTDOWN NOSAVE, a server on the saved RDB, redissnap verify: every
+#   sampled key holds its value of the snapshot instant (a policy that loses
+#   data fails its test point).
+# Results: redis.jsonl (one "redissnap" and one "redissnap-verify" line a
+# policy, "label" the policy). Report: scripts/redis-report RUN_DIR.
+# Knobs: cowlab.policies=off,odf,precopy-adaptive,thp-adaptive,thp-copy,
+#   mthp-copy,ALL (guest/features sets; ALL: every feature on);
+#   cowlab.keys=N (default 1048576: 1 GiB of 1 KiB values), cowlab.size=1024,
+#   cowlab.before_ms=3000, cowlab.sample=20000, cowlab.thp=always|madvise
+#   (always, with hugepages-64kB=always: the THP and mTHP policies need
+#   huge folios to act on).
+policies=$(echo "${COWLAB_POLICIES:-off,odf,precopy-adaptive,thp-adaptive,thp-copy,mthp-copy,ALL}" | tr , ' ')
+keys=${COWLAB_KEYS:-1048576}
+size=${COWLAB_SIZE:-1024}
+before=${COWLAB_BEFORE_MS:-3000}
+sample=${COWLAB_SAMPLE:-20000}
+thp=${COWLAB_THP:-always}
+J=$RESULTS/redis.jsonl
+D=/tmp/redis
+: >"$J"
+THP=/sys/kernel/mm/transparent_hugepage
+thp0=$(sed 's/.*\[\(.*\)\].*/\1/' $THP/enabled)
+m0=$(sed 's/.*\[\(.*\)\].*/\1/' $THP/hugepages-64kB/enabled 2>/dev/null)
+echo "$thp" >$THP/enabled
+[ "$thp" = always ] && [ -n "$m0" ] && echo always >$THP/hugepages-64kB/enabled
+ktap_diag "redis: $(redis-server --version | cut -d' ' -f1-3), $keys keys x $size bytes, THP $(cat $THP/enabled)"
+
+# redis_start PORT: a server on $D, up within 60 s (PING)
+redis_start() {
+	redis-server --port "$1" --bind 127.0.0.1 --protected-mode no --save '' --appendonly no \
+		--dir $D --dbfilename dump.rdb --enable-debug-command yes --disable-thp no \
+		--daemonize yes --logfile $D/server-$1.log --pidfile $D/server-$1.pid || return 1
+	for _ in $(seq 600); do
+		[ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+redis_stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1; sleep 0.2; }
+
+for pol in $policies; do
+	feats=$pol
+	[ "$pol" = ALL ] && feats=$(features_all)
+	rm -rf $D && mkdir -p $D
+	if ! feature_apply "$feats"; then
+		ktap_result skip "redis:$pol" "feature set $feats not on this kernel"
+		continue
+	fi
+	if ! redis_start 6379; then
+		ktap_result fail "redis:$pol" "redis-server did not start ($(tail -n 3 $D/server-6379.log 2>/dev/null | tr '\n' ' '))"
+		continue
+	fi
+	run_prog "redis:$pol" 3600 redissnap run --port 6379 --keys "$keys" --size "$size" \
+		--before-ms "$before" --state $D/state --label "$pol" --json "$J"
+	redis_stop 6379
+	feature_apply off
+	if [ -f $D/dump.rdb ] && redis_start 6380; then
+		run_prog "redis-verify:$pol" 1800 redissnap verify --port 6380 --state $D/state \
+			--sample "$sample" --label "$pol" --json "$J"
+		redis_stop 6380
+	else
+		ktap_result fail "redis-verify:$pol" "no RDB or no server on it"
+	fi
+done
+rm -rf $D
+echo "$thp0" >$THP/enabled
+[ -n "$m0" ] && echo "$m0" >$THP/hugepages-64kB/enabled
+feature_apply off
+send_file redis.jsonl "$J"
