@@ -4,7 +4,7 @@
 # write load, once for vanilla behaviour ("off") and once per cowlab COW
 # policy, in one boot (userspace-bench/redissnap.c):
 #   a fresh redis-server on tmpfs (no persistence but the BGSAVE, debug
-#   commands on, THP as cowlab.thp says and Redis told not to turn it off);
+#   commands on, THP in the policy's mode (below));
 #   redissnap run: FLUSHALL, DEBUG POPULATE keys x size, timed single SETs
 #   for before_ms, BGSAVE, timed SETs until it ends (latest_fork_usec,
 #   rdb_last_cow_size, p50/p99/max before vs during, the server's VmHWM);
@@ -13,27 +13,37 @@
 #   data fails its test point).
 # Results: redis.jsonl (one "redissnap" and one "redissnap-verify" line a
 # policy, "label" the policy). Report: scripts/redis-report RUN_DIR.
-# Knobs: cowlab.policies=off,odf,precopy-adaptive,thp-adaptive,thp-copy,
-#   mthp-copy,ALL (guest/features sets; ALL: every feature on);
+# Knobs: cowlab.policies=POLICY@THP,... (default off@madvise,odf@madvise,
+#   precopy-adaptive@madvise,off@always,thp-adaptive@always,thp-copy@always,
+#   mthp-copy@always,ALL@always): a guest/features set (ALL: every feature
+#   on) and the THP mode it runs under (default madvise). madvise is what Redis asks for (THP
+#   off for its heap: fork then copies one PTE per 4 KiB page, the cost
+#   on-demand fork removes); always (and hugepages-64kB always, Redis told
+#   not to turn THP off for itself) gives the THP and mTHP policies huge
+#   folios to act on, and fork copies one PMD per 2 MiB instead. Each policy
+#   is compared with "off" under the same THP mode;
 #   cowlab.keys=N (default 1048576: 1 GiB of 1 KiB values), cowlab.size=1024,
-#   cowlab.before_ms=3000, cowlab.sample=20000, cowlab.thp=always|madvise
-#   (always, with hugepages-64kB=always: the THP and mTHP policies need
-#   huge folios to act on).
-policies=$(echo "${COWLAB_POLICIES:-off,odf,precopy-adaptive,thp-adaptive,thp-copy,mthp-copy,ALL}" | tr , ' ')
+#   cowlab.before_ms=3000, cowlab.sample=20000, cowlab.reps=3 (every policy
+#   in turn, then again: min/median/max).
+policies=$(echo "${COWLAB_POLICIES:-off@madvise,odf@madvise,precopy-adaptive@madvise,off@always,thp-adaptive@always,thp-copy@always,mthp-copy@always,ALL@always}" | tr , ' ')
 keys=${COWLAB_KEYS:-1048576}
 size=${COWLAB_SIZE:-1024}
 before=${COWLAB_BEFORE_MS:-3000}
 sample=${COWLAB_SAMPLE:-20000}
-thp=${COWLAB_THP:-always}
+reps=${COWLAB_REPS:-3}
 J=$RESULTS/redis.jsonl
 D=/tmp/redis
 : >"$J"
 THP=/sys/kernel/mm/transparent_hugepage
 thp0=$(sed 's/.*\[\(.*\)\].*/\1/' $THP/enabled)
 m0=$(sed 's/.*\[\(.*\)\].*/\1/' $THP/hugepages-64kB/enabled 2>/dev/null)
-echo "$thp" >$THP/enabled
-[ "$thp" = always ] && [ -n "$m0" ] && echo always >$THP/hugepages-64kB/enabled
-ktap_diag "redis: $(redis-server --version | cut -d' ' -f1-3), $keys keys x $size bytes, THP $(cat $THP/enabled)"
+ktap_diag "redis: $(redis-server --version | cut -d' ' -f1-3), $keys keys x $size bytes"
+# thp_mode always|madvise: THP (and 64 KiB mTHP) for the next server
+thp_mode() {
+	echo "$1" >$THP/enabled || return 1
+	[ -z "$m0" ] && return 0
+	if [ "$1" = always ]; then echo always >$THP/hugepages-64kB/enabled; else echo "$m0" >$THP/hugepages-64kB/enabled; fi
+}
 
 # redis_start PORT: a server on $D, up within 60 s (PING)
 redis_start() {
@@ -48,29 +58,37 @@ redis_start() {
 }
 redis_stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1; sleep 0.2; }
 
-for pol in $policies; do
-	feats=$pol
-	[ "$pol" = ALL ] && feats=$(features_all)
-	rm -rf $D && mkdir -p $D
-	if ! feature_apply "$feats"; then
-		ktap_result skip "redis:$pol" "feature set $feats not on this kernel"
-		continue
-	fi
-	if ! redis_start 6379; then
-		ktap_result fail "redis:$pol" "redis-server did not start ($(tail -n 3 $D/server-6379.log 2>/dev/null | tr '\n' ' '))"
-		continue
-	fi
-	run_prog "redis:$pol" 3600 redissnap run --port 6379 --keys "$keys" --size "$size" \
-		--before-ms "$before" --state $D/state --label "$pol" --json "$J"
-	redis_stop 6379
-	feature_apply off
-	if [ -f $D/dump.rdb ] && redis_start 6380; then
-		run_prog "redis-verify:$pol" 1800 redissnap verify --port 6380 --state $D/state \
-			--sample "$sample" --label "$pol" --json "$J"
-		redis_stop 6380
-	else
-		ktap_result fail "redis-verify:$pol" "no RDB or no server on it"
-	fi
+for rep in $(seq "$reps"); do
+	for pol in $policies; do
+		feats=${pol%@*}
+		mode=madvise
+		case $pol in *@*) mode=${pol#*@} ;; esac
+		[ "$feats" = ALL ] && feats=$(features_all)
+		rm -rf $D && mkdir -p $D
+		if ! thp_mode "$mode"; then
+			ktap_result fail "redis:$pol:$rep" "THP mode '$mode': not always or madvise"
+			continue
+		fi
+		if ! feature_apply "$feats"; then
+			ktap_result skip "redis:$pol:$rep" "feature set $feats not on this kernel"
+			continue
+		fi
+		if ! redis_start 6379; then
+			ktap_result fail "redis:$pol:$rep" "redis-server did not start ($(tail -n 3 $D/server-6379.log 2>/dev/null | tr '\n' ' '))"
+			continue
+		fi
+		run_prog "redis:$pol:$rep" 3600 redissnap run --port 6379 --keys "$keys" --size "$size" \
+			--before-ms "$before" --state $D/state --label "$pol" --json "$J"
+		redis_stop 6379
+		feature_apply off
+		if [ -f $D/dump.rdb ] && redis_start 6380; then
+			run_prog "redis-verify:$pol:$rep" 1800 redissnap verify --port 6380 --state $D/state \
+				--sample "$sample" --label "$pol" --json "$J"
+			redis_stop 6380
+		else
+			ktap_result fail "redis-verify:$pol:$rep" "no RDB or no server on it"
+		fi
+	done
 done
 rm -rf $D
 echo "$thp0" >$THP/enabled

@@ -126,5 +126,6 @@ def boots(opt, feats):
     # every feature on, each RDB checked against the snapshot instant
     # (guest/plans/redis.sh; make run runs every policy at 1 GiB)
     out.append(Boot("redis-base", "base", "redis", judges.cowlab,
-                    {"policies": "off,odf,ALL", "keys": "65536", "before_ms": "500"}))
+                    {"policies": "off@madvise,odf@madvise,ALL@always", "keys": "65536",
+                     "before_ms": "500", "reps": "1"}))
     return out

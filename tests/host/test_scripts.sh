@@ -153,6 +153,25 @@ printf 'x\n' >"$ft/guest/features/off.conf"
 "$top/scripts/features.py" --top "$ft" check >"$tmp/fdrift2" 2>&1
 t "features check: a hand-kept off.conf is refused" grep -q 'off.conf: "off" is generated' "$tmp/fdrift2"
 
+# redis-report: a table row a policy, the ratios against "off", and a
+# policy whose RDB lost data fails the report
+mkdir -p "$tmp/rr"
+ph='"before": {"n": 100, "p50_us": 100, "p99_us": 400, "max_us": 900}'
+{
+	echo "{\"tool\": \"redissnap\", \"label\": \"off\", \"keys\": 1000, \"size\": 1024, \"used_memory\": 2097152, \"latest_fork_usec\": 40000, \"rdb_last_cow_size\": 1048576, \"bgsave_ms\": 900, \"server_hwm_kb\": 4096, $ph, \"during\": {\"n\": 50, \"p50_us\": 200, \"p99_us\": 5000, \"max_us\": 9000}}"
+	echo '{"tool": "redissnap-verify", "label": "off", "dbsize": 1000, "keys": 1000, "written_before": 10, "checked": 1000, "bad": 0}'
+	echo "{\"tool\": \"redissnap\", \"label\": \"odf\", \"keys\": 1000, \"size\": 1024, \"used_memory\": 2097152, \"latest_fork_usec\": 1000, \"rdb_last_cow_size\": 1048576, \"bgsave_ms\": 900, \"server_hwm_kb\": 4096, $ph, \"during\": {\"n\": 50, \"p50_us\": 200, \"p99_us\": 500, \"max_us\": 9000}}"
+	echo '{"tool": "redissnap-verify", "label": "odf", "dbsize": 1000, "keys": 1000, "written_before": 10, "checked": 1000, "bad": 0}'
+} >"$tmp/rr/redis.jsonl"
+"$top/scripts/redis-report" "$tmp/rr" >"$tmp/rr/out" 2>&1
+t "redis-report: a row a policy, fork / off, both RDBs hold the instant" \
+	bash -c "[ $? = 0 ] && grep -q '^| odf | 1.0 | 0.03x |' '$tmp/rr/out' && grep -q '40.00x lower (target >= 20x: met)' '$tmp/rr/out' && grep -q 'best odf, 0.10x' '$tmp/rr/out'"
+sed -i '$s/"bad": 0/"bad": 3/' "$tmp/rr/redis.jsonl"
+"$top/scripts/redis-report" "$tmp/rr" >"$tmp/rr/out2" 2>&1
+t "redis-report: a policy whose RDB lost data fails (exit 1, NO)" bash -c "[ $? = 1 ] && grep -q '| NO (1000 keys)' '$tmp/rr/out2' && grep -q 'LOST DATA' '$tmp/rr/out2'"
+"$top/scripts/redis-report" "$tmp/nonexistent" >/dev/null 2>"$tmp/rr/err"
+t "redis-report: no redis.jsonl is an error that says so" bash -c "[ $? = 1 ] && grep -q 'no such file' '$tmp/rr/err'"
+
 # the one header of the series' user-visible numbers matches the series
 /usr/bin/python3 - "$top" >"$tmp/uapi" 2>&1 <<'PY'
 import glob, re, sys
