@@ -2,6 +2,7 @@
 # cowlab: study Copy-on-Write in Linux 6.12. See README.md.
 #
 #   make run     build everything, boot the guest, run the COW study, report
+#                [QUICK=1: every part at small sizes, one boot and rep each]
 #   make test    host unit tests + upstream mm selftests and cowlab tests in
 #                the guest, every feature off and on; ends "N passed, N failed"
 #   make shell   boot the patched kernel in QEMU with a shell on this terminal
@@ -80,7 +81,7 @@ shell: kernel-$(KERNEL) initramfs
 		$(if $(filter debug,$(KERNEL)),--mem 3072 --hugepages "128 0") $(if $(FEATURES),--set features=$(FEATURES))
 
 run: deps
-	@scripts/study.sh
+	@scripts/study.sh $(if $(QUICK),--quick)
 
 test: deps
 	@scripts/test.py

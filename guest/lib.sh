@@ -120,7 +120,7 @@ features_all() {
 	for _f in /lib/cowlab/features/*.conf; do
 		case $_f in */off.conf) continue ;; esac
 		grep -q '^# variant-of:' "$_f" && continue
-		grep -q '^[^#[:space:]]' "$_f" && basename "$_f" .conf
+		grep -qv '^\s*\(#\|$\)' "$_f" && basename "$_f" .conf
 	done | sort | tr '\n' + | sed 's/+$//'
 }
 

@@ -60,7 +60,9 @@ class Feature:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 line = line.rstrip("\n")
-                m = re.match(r"#\s*([a-z-]+):\s*(.*)$", line)
+                # exactly as guest/lib.sh reads it: "# key: value" in
+                # column 0; a knob is any line that is not blank or a comment
+                m = re.match(r"# ([a-z-]+): (.*)$", line)
                 if m and m.group(1) in KEYS:
                     self.meta[m.group(1)] = m.group(2).split()
                 elif line.strip() and not line.lstrip().startswith("#"):
@@ -73,8 +75,8 @@ class Feature:
         return v[0] if v else None
 
     def off(self):
-        """[(knob, off value)] of the "off" key."""
-        return [tuple(w.split("=", 1)) for w in self.meta.get("off", [])]
+        """[(knob, off value)] of the "off" key (a word without "=": value None)."""
+        return [tuple(w.split("=", 1)) if "=" in w else (w, None) for w in self.meta.get("off", [])]
 
 
 def load(top=TOP):
@@ -104,7 +106,8 @@ def off_conf(feats):
            "# each guest/features/*.conf; applied before every other set."]
     for n, f in feats.items():
         for k, v in f.off():
-            out.append(f"{k}={v}")
+            if v is not None:
+                out.append(f"{k}={v}")
     return "\n".join(out) + "\n"
 
 
@@ -152,7 +155,9 @@ def check(feats, top=TOP):
             for key in ("patches", "tests", "doc"):
                 if not f.meta.get(key):
                     bad.append(f"{where}: no \"{key}:\" line")
-            for k, _ in f.off():
+            for k, v in f.off():
+                if v is None:
+                    bad.append(f"{where}: off: {k}: not KNOB=VALUE")
                 if k in offs:
                     bad.append(f"{where}: {k} is reset by {offs[k]} too")
                 offs[k] = n

@@ -112,9 +112,11 @@ echo ">> guest: plan=$plan accel=$accel smp=$smp mem=${mem}M kernel=${kernel#"$t
 start=$(date +%s)
 : >"$out/stream.txt"
 if [ $inter = 1 ]; then
-	# serial 0 on stdio (and into console.log); QEMU's monitor behind Ctrl-A c
+	# serial 0 on stdio (and into console.log); QEMU's monitor behind Ctrl-A c.
+	# --foreground: QEMU stays in the terminal's process group, so it may put
+	# the terminal in raw mode (in a background group it would be stopped)
 	# shellcheck disable=SC2046
-	timeout -k 10 "$tmo" $(qemu_base "$accel") -append "$cmdline" \
+	timeout --foreground -k 10 "$tmo" $(qemu_base "$accel") -append "$cmdline" \
 		-chardev stdio,id=con0,mux=on,signal=off,logfile="$out/console.log" \
 		-serial chardev:con0 -mon chardev=con0,mode=readline -serial file:"$out/stream.txt" \
 		2>"$out/qemu.log"
@@ -127,6 +129,8 @@ else
 		-serial file:"$out/console.log" -serial file:"$out/stream.txt" \
 		</dev/null >"$out/qemu.log" 2>&1 &
 	qpid=$!
+	# stopped (Ctrl-C, make test's SIGTERM): timeout passes it on to QEMU
+	trap 'kill $qpid 2>/dev/null; wait $qpid; echo "!! interrupted" >&2; exit 130' INT TERM
 fi
 if [ $quiet = 0 ]; then
 	# live progress: top-level KTAP results and diagnostics, not nested output

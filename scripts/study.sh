@@ -8,11 +8,14 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--no-vanilla] [--part all|overhead|snapshot|hugecow|precopy|odf|redis]
+usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--part all|overhead|snapshot|hugecow|precopy|odf|redis]
                         [--accel tcg|icount|kvm] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
   --reps N      repetitions of each configuration inside a boot (default 3)
+  --quick       every part at small sizes, one boot per kernel, one rep
+                (make run QUICK=1): the whole report in minutes, its
+                figures noisier; the SIZES variables below still win
   --no-vanilla  skip the vanilla kernel (no overhead ratio)
   --part P      all (default): overhead, the page-size matrix and the snapshot
                 benchmark; overhead: only the instrumentation-overhead runs
@@ -42,10 +45,11 @@ USAGE
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
 args="$*"
-runs=3 reps=3 vanilla=1 out= part=all accel=${GUEST_ACCEL:-tcg}
+runs=3 reps=3 vanilla=1 out= part=all accel=${GUEST_ACCEL:-tcg} quick=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift ;;
+	--quick) quick=1 ;;
 	--reps) reps=$2; shift ;;
 	--no-vanilla) vanilla=0 ;;
 	--part) part=$2; shift ;;
@@ -56,6 +60,13 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+# --quick: small sizes for every part, unless set in the environment
+if [ $quick = 1 ]; then
+	runs=1 reps=1
+	# pre-copy: the settings x workloads part alone, at 16M
+	: "${SNAP_SIZES:=64M}" "${SNAP_MEM:=6144}" "${HUGE_SIZE:=64M}" "${PRECOPY_SIZE:=16M}"
+	: "${ODF_SIZES:=64M}" "${REDIS_KEYS:=65536}" "${PRECOPY_PART:=main}"
+fi
 case "$runs$reps" in *[!0-9]* | 0*) echo "study.sh: --runs/--reps take positive numbers" >&2; exit 2 ;; esac
 case "$part" in all | overhead | snapshot | hugecow | precopy | odf | redis) ;; *) echo "study.sh: --part takes all, overhead, snapshot, hugecow, precopy, odf or redis" >&2; exit 2 ;; esac
 case "$part" in snapshot | hugecow | precopy | odf | redis) vanilla=0 ;; esac
@@ -120,7 +131,7 @@ if [ "$part" = all ] || [ "$part" = precopy ]; then
 	[ "$accel" = tcg ] && pacc=icount
 	step "boot patched: COW pre-copy study and size sweep (${PRECOPY_SIZES:-1M,4M,16M,64M,256M,1G}, $reps runs each, $pacc)"
 	if ! scripts/run-guest.sh --plan precopy-study --kernel "$B/obj-base/bzImage" --out "$out/precopy" \
-		--mem "$mem" --smp "$smp" --accel "$pacc" --hugepages "0 0" --set reps="$reps" --set part=all \
+		--mem "$mem" --smp "$smp" --accel "$pacc" --hugepages "0 0" --set reps="$reps" --set part="${PRECOPY_PART:-all}" --set size="${PRECOPY_SIZE:-64M}" \
 		--set sizes="${PRECOPY_SIZES:-1M,4M,16M,64M,256M,1G}" --timeout 5400 --quiet; then
 		echo "!! precopy run failed: see $out/precopy (console.log, result.ktap)" >&2
 		fail=1
@@ -141,7 +152,7 @@ fi
 if [ "$part" = all ] || [ "$part" = redis ]; then
 	step "boot patched: Redis BGSAVE under write load, every COW policy (${REDIS_KEYS:-1048576} keys of 1 KiB)"
 	if ! scripts/run-guest.sh --plan redis --kernel "$B/obj-base/bzImage" --out "$out/redis" \
-		--mem "$mem" --smp "$smp" --accel "$accel" --set keys="${REDIS_KEYS:-1048576}" \
+		--mem "$mem" --smp "$smp" --accel "$accel" --set keys="${REDIS_KEYS:-1048576}" --set reps="$reps" \
 		--timeout 5400 --quiet; then
 		echo "!! redis run failed: see $out/redis (console.log, result.ktap)" >&2
 		fail=1

@@ -30,6 +30,7 @@ import argparse
 import fnmatch
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -93,6 +94,11 @@ class Run:
         if rc != 0 and f == 0:
             f = 1
             lines.append(f"not ok 0 {name} exited {rc}")
+        # a plan that gave up ("Bail out!") has no "not ok" line of its own
+        bail = next((line for line in lines if line.startswith("Bail out!")), None)
+        if bail and f == 0:
+            f = 1
+            lines.append(f"not ok 0 {name}: {bail}")
         with open(os.path.join(T, f"{name}.tap"), "w", encoding="utf-8") as o:
             o.write("\n".join(lines) + "\n")
         with open(os.path.join(T, f"{name}.err"), "w", encoding="utf-8") as o:
@@ -172,7 +178,7 @@ class Run:
         for name in names:
             boot, proc = started[name]
             rc = proc.returncode
-            if rc >= 2:
+            if rc >= 2 or rc < 0:
                 self.nsuite += 1
                 self.failed += 1
                 self.ktap.write(f"not ok {self.nsuite} {name}: guest ended without a verdict "
@@ -282,7 +288,13 @@ def select(a, feats):
     return host, boots
 
 
+def stop_on_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv):
+    # SIGTERM (a CI job cancelled) stops the run as Ctrl-C does
+    signal.signal(signal.SIGTERM, stop_on_signal)
     a = parse_args(argv)
     feats = features.load()
     host, boots = select(a, feats)
@@ -368,11 +380,16 @@ def main(argv):
                 run.start(ready[0], qcpu, timeout)
             time.sleep(1)
         run.reap(reported)
-    except KeyboardInterrupt:
-        for _, p in run.guests:
+    except (KeyboardInterrupt, Exception) as e:
+        # stopped, or a boot could not start: no guest outlives the run
+        # (run-guest.sh passes SIGTERM on to QEMU)
+        procs = [p for _, p in run.guests] + ([dbuild] if dbuild else [])
+        for p in procs:
             p.terminate()
-        if dbuild:
-            dbuild.terminate()
+        for p in procs:
+            p.wait()
+        if not isinstance(e, KeyboardInterrupt):
+            raise
         print("!! interrupted", file=sys.stderr)
         return 130
     run.judge_all(boots)

@@ -14,15 +14,17 @@
  * request timed: "before"); BGSAVE (Redis forks: the snapshot instant is
  * when BGSAVE returns, after every earlier SET has been answered); the same
  * SETs while rdb_bgsave_in_progress is 1 ("during"). Every SET writes
- * "k<i>v<version>" padded with '.', a new version of the key each time;
- * the versions at the instant go to --state. Prints one JSON line: the
+ * "k<i> v<version>" padded with '.', a new version of the key each time;
+ * the versions at the instant and at the end go to --state. Prints one
+ * JSON line: the
  * server's latest_fork_usec, rdb_last_cow_size, used_memory, the server's
  * peak RSS (VmHWM) and the latency p50/p99/max of both phases.
  *
- * verify: against a server started on the saved RDB: DBSIZE must be N and
- * every sampled key (--sample, default 20000, random, plus every key
- * written before the instant, up to the sample) must hold its value of the
- * instant. Exit 1 on any difference.
+ * verify: against a server started on the saved RDB: DBSIZE must be N,
+ * every key written during the BGSAVE (where a COW bug would show the
+ * parent's later write in the child's file) must hold its value of the
+ * instant, and so must --sample more (default 20000): the keys written
+ * before the instant, then random ones. Exit 1 on any difference.
  *
  * Plain RESP over one TCP connection (and one for control): no hiredis, so
  * it links statically like the rest of userspace-bench.
@@ -219,6 +221,7 @@ static size_t value_of(char *v, uint64_t size, uint64_t k, uint32_t version)
 	return size;
 }
 
+/* --state: this header, the versions at the instant, the versions at the end */
 struct state {
 	uint32_t magic;
 	uint32_t pad;
@@ -287,13 +290,14 @@ static int run(const struct opts *o)
 	static struct hist before, during;
 	struct conn *c = calloc(1, sizeof(*c)), *ctl = calloc(1, sizeof(*ctl));
 	uint32_t *ver = calloc(o->keys, sizeof(*ver));
+	uint32_t *snap = malloc(o->keys * sizeof(*snap));
 	char *val = malloc(o->size + 1), n1[32], n2[32], r[256];
 	struct state st = { STATE_MAGIC, 0, o->keys, o->size };
 	uint64_t t0, t_fork, t_end, polls = 0;
 	long long fork_us, cow, used;
 	FILE *f;
 
-	if (!c || !ctl || !ver || !val)
+	if (!c || !ctl || !ver || !snap || !val)
 		die("out of memory");
 	hist_reset(&before);
 	hist_reset(&during);
@@ -316,12 +320,7 @@ static int run(const struct opts *o)
 		set_one(c, ver, o, val, &before);
 
 	/* the instant: every SET so far answered, none in flight */
-	if (o->state) {
-		f = fopen(o->state, "w");
-		if (!f || fwrite(&st, sizeof(st), 1, f) != 1 ||
-		    fwrite(ver, sizeof(*ver), o->keys, f) != o->keys || fclose(f))
-			die("%s: %s", o->state, strerror(errno));
-	}
+	memcpy(snap, ver, o->keys * sizeof(*ver));
 	t_fork = clock_ns();
 	cmd(ctl, 1, (const char *[]){ "BGSAVE" }, NULL);
 	reply(ctl, r, sizeof(r));
@@ -335,6 +334,13 @@ static int run(const struct opts *o)
 			die("BGSAVE still running after an hour");
 	}
 	t_end = clock_ns();
+	if (o->state) {
+		f = fopen(o->state, "w");
+		if (!f || fwrite(&st, sizeof(st), 1, f) != 1 ||
+		    fwrite(snap, sizeof(*snap), o->keys, f) != o->keys ||
+		    fwrite(ver, sizeof(*ver), o->keys, f) != o->keys || fclose(f))
+			die("%s: %s", o->state, strerror(errno));
+	}
 	cow = info_field(ctl, "persistence", "rdb_last_cow_size");
 	if (!strstr(info, "rdb_last_bgsave_status:ok"))
 		die("BGSAVE failed:\n%s", info);
@@ -356,23 +362,47 @@ static int run(const struct opts *o)
 	return 0;
 }
 
+/* GET @k from @c and compare with its value at @version: 0 equal, 1 not */
+static int check_key(struct conn *c, uint64_t k, uint32_t version,
+		     uint64_t size, char *want, char *got)
+{
+	char key[32];
+	const char *argv[2] = { "GET", key };
+	static int shown;
+	long len;
+
+	snprintf(key, sizeof(key), "key:%llu", (unsigned long long)k);
+	cmd(c, 2, argv, NULL);
+	len = reply(c, got, size + 1);
+	value_of(want, size, k, version);
+	if (len == (long)size && !memcmp(got, want, size))
+		return 0;
+	if (shown++ < 5)
+		fprintf(stderr, "# redissnap verify: %s: want version %u, got \"%.24s\" (%ld bytes)\n",
+			key, version, len < 0 ? "(nil)" : got, len);
+	return 1;
+}
+
 static int verify(const struct opts *o)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	struct state st;
-	uint32_t *ver;
-	char *want, *got, key[32], r[64];
-	uint64_t checked = 0, bad = 0, dbsize, n;
+	uint32_t *snap, *fin;
+	char *want, *got, r[64];
+	uint64_t checked = 0, during = 0, before = 0, bad = 0, dbsize;
 	FILE *f = fopen(o->state, "r");
 
-	if (!f || fread(&st, sizeof(st), 1, f) != 1 || st.magic != STATE_MAGIC)
+	if (!f || fread(&st, sizeof(st), 1, f) != 1 || st.magic != STATE_MAGIC ||
+	    !st.keys || st.keys > (1ull << 28) || st.size < 24 || st.size > (1 << 20))
 		die("%s: not a redissnap state file", o->state);
-	ver = calloc(st.keys, sizeof(*ver));
+	snap = calloc(st.keys, sizeof(*snap));
+	fin = calloc(st.keys, sizeof(*fin));
 	want = malloc(st.size + 1);
 	got = malloc(st.size + 1);
-	if (!c || !ver || !want || !got)
+	if (!c || !snap || !fin || !want || !got)
 		die("out of memory");
-	if (fread(ver, sizeof(*ver), st.keys, f) != st.keys)
+	if (fread(snap, sizeof(*snap), st.keys, f) != st.keys ||
+	    fread(fin, sizeof(*fin), st.keys, f) != st.keys)
 		die("%s: short", o->state);
 	fclose(f);
 	conn_open(c, o->port);
@@ -386,36 +416,37 @@ static int verify(const struct opts *o)
 			(unsigned long long)dbsize, (unsigned long long)st.keys);
 		bad++;
 	}
-	/* the keys written before the instant first, then random ones */
-	for (uint64_t pass = 0; pass < 2; pass++) {
-		for (uint64_t i = 0; i < st.keys && checked < o->sample; i++) {
-			uint64_t k = pass ? next_rand() % st.keys : i;
-			const char *argv[2] = { "GET", key };
-			long len;
-
-			if (!pass && !ver[k])
-				continue;
-			snprintf(key, sizeof(key), "key:%llu", (unsigned long long)k);
-			cmd(c, 2, argv, NULL);
-			len = reply(c, got, st.size + 1);
-			value_of(want, st.size, k, ver[k]);
-			checked++;
-			if (len != (long)st.size || memcmp(got, want, st.size)) {
-				if (bad++ < 5)
-					fprintf(stderr, "# redissnap verify: %s: want version %u, got \"%.24s\" (%ld bytes)\n",
-						key, ver[k], len < 0 ? "(nil)" : got, len);
-			}
-		}
+	/* every key written during the save: the RDB must not see those writes */
+	for (uint64_t k = 0; k < st.keys; k++) {
+		if (fin[k] == snap[k])
+			continue;
+		during++;
+		bad += check_key(c, k, snap[k], st.size, want, got);
 	}
-	n = 0;
-	for (uint64_t k = 0; k < st.keys; k++)
-		n += !!ver[k];
+	/* then the keys written before the instant, then random ones (a seed
+	 * of their own, not run's sequence) */
+	rng ^= 0x9e3779b97f4a7c15ull;
+	for (uint64_t k = 0; k < st.keys && checked < o->sample; k++) {
+		if (!snap[k] || fin[k] != snap[k])
+			continue;
+		before++;
+		checked++;
+		bad += check_key(c, k, snap[k], st.size, want, got);
+	}
+	while (checked < o->sample && checked < st.keys) {
+		uint64_t k = next_rand() % st.keys;
+
+		checked++;
+		bad += check_key(c, k, snap[k], st.size, want, got);
+	}
 	f = json_out(o);
 	fprintf(f, "{\"tool\": \"redissnap-verify\", \"label\": \"%s\", \"dbsize\": %llu, "
-		"\"keys\": %llu, \"written_before\": %llu, \"checked\": %llu, \"bad\": %llu}\n",
+		"\"keys\": %llu, \"written_during\": %llu, \"written_before_checked\": %llu, "
+		"\"checked\": %llu, \"bad\": %llu}\n",
 		o->label ? o->label : "", (unsigned long long)dbsize,
-		(unsigned long long)st.keys, (unsigned long long)n,
-		(unsigned long long)checked, (unsigned long long)bad);
+		(unsigned long long)st.keys, (unsigned long long)during,
+		(unsigned long long)before, (unsigned long long)(checked + during),
+		(unsigned long long)bad);
 	if (f != stdout)
 		fclose(f);
 	return bad ? EXIT_FAIL : 0;

@@ -45,18 +45,37 @@ thp_mode() {
 	if [ "$1" = always ]; then echo always >$THP/hugepages-64kB/enabled; else echo "$m0" >$THP/hugepages-64kB/enabled; fi
 }
 
-# redis_start PORT: a server on $D, up within 60 s (PING)
+# what the report must find: every policy, reps times (scripts/redis-report)
+printf '{"tool": "redis-plan", "policies": ["%s"], "reps": %d, "keys": %d}\n' \
+	"$(echo $policies | sed 's/ /", "/g')" "$reps" "$keys" >>"$J"
+
+# redis_stop PORT: SHUTDOWN NOSAVE, then wait for the process to be gone
+# (a server left behind would answer the next start's PING)
+redis_stop() {
+	_pid=$(cat $D/server-$1.pid 2>/dev/null)
+	redis-cli -p "$1" shutdown nosave >/dev/null 2>&1
+	[ -n "$_pid" ] || return 0
+	for _ in $(seq 300); do
+		kill -0 "$_pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$_pid" 2>/dev/null
+	sleep 0.2
+}
+# redis_start PORT: a server on $D, answering PING within 600 s (loading a
+# 1 GiB RDB under TCG takes a while: LOADING is waited for); on failure it
+# is stopped, so nothing stays on the port
 redis_start() {
 	redis-server --port "$1" --bind 127.0.0.1 --protected-mode no --save '' --appendonly no \
 		--dir $D --dbfilename dump.rdb --enable-debug-command yes --disable-thp no \
 		--daemonize yes --logfile $D/server-$1.log --pidfile $D/server-$1.pid || return 1
-	for _ in $(seq 600); do
+	for _ in $(seq 6000); do
 		[ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
 		sleep 0.1
 	done
+	redis_stop "$1"
 	return 1
 }
-redis_stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1; sleep 0.2; }
 
 for rep in $(seq "$reps"); do
 	for pol in $policies; do

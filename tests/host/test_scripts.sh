@@ -168,7 +168,11 @@ t "redis-report: a row a policy, fork / off, both RDBs hold the instant" \
 	bash -c "[ $? = 0 ] && grep -q '^| odf | 1.0 | 0.03x |' '$tmp/rr/out' && grep -q '40.00x lower (target >= 20x: met)' '$tmp/rr/out' && grep -q 'best odf, 0.10x' '$tmp/rr/out'"
 sed -i '$s/"bad": 0/"bad": 3/' "$tmp/rr/redis.jsonl"
 "$top/scripts/redis-report" "$tmp/rr" >"$tmp/rr/out2" 2>&1
-t "redis-report: a policy whose RDB lost data fails (exit 1, NO)" bash -c "[ $? = 1 ] && grep -q '| NO (1000 keys)' '$tmp/rr/out2' && grep -q 'LOST DATA' '$tmp/rr/out2'"
+t "redis-report: a policy whose RDB lost data fails (exit 1, NO)" bash -c "[ $? = 1 ] && grep -q '| NO (1 of 1 reps, 1000 keys)' '$tmp/rr/out2' && grep -q 'LOST DATA' '$tmp/rr/out2'"
+{ echo '{"tool": "redis-plan", "policies": ["off", "odf", "thp-copy"], "reps": 1, "keys": 1000}'; sed '$s/"bad": 3/"bad": 0/' "$tmp/rr/redis.jsonl"; } >"$tmp/rr/p.jsonl"
+mv "$tmp/rr/p.jsonl" "$tmp/rr/redis.jsonl"
+"$top/scripts/redis-report" "$tmp/rr" >"$tmp/rr/out3" 2>&1
+t "redis-report: a policy of the plan that did not run fails (exit 1, no run)" bash -c "[ $? = 1 ] && grep -q '^| thp-copy | no run |.*NO (0 of 1 reps)' '$tmp/rr/out3' && grep -q '^| odf | 1.0 |.*yes (1 of 1 reps' '$tmp/rr/out3'"
 "$top/scripts/redis-report" "$tmp/nonexistent" >/dev/null 2>"$tmp/rr/err"
 t "redis-report: no redis.jsonl is an error that says so" bash -c "[ $? = 1 ] && grep -q 'no such file' '$tmp/rr/err'"
 
