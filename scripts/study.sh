@@ -129,7 +129,7 @@ if [ "$part" = all ] || [ "$part" = precopy ]; then
 	# wall-time ratios of a few percent: under TCG use -icount (docs/precopy.md)
 	pacc=$accel
 	[ "$accel" = tcg ] && pacc=icount
-	step "boot patched: COW pre-copy study and size sweep (${PRECOPY_SIZES:-1M,4M,16M,64M,256M,1G}, $reps runs each, $pacc)"
+	step "boot patched: COW pre-copy study, part ${PRECOPY_PART:-all} (settings at ${PRECOPY_SIZE:-64M}, sweep over ${PRECOPY_SIZES:-1M,4M,16M,64M,256M,1G}), $reps runs each, $pacc"
 	if ! scripts/run-guest.sh --plan precopy-study --kernel "$B/obj-base/bzImage" --out "$out/precopy" \
 		--mem "$mem" --smp "$smp" --accel "$pacc" --hugepages "0 0" --set reps="$reps" --set part="${PRECOPY_PART:-all}" --set size="${PRECOPY_SIZE:-64M}" \
 		--set sizes="${PRECOPY_SIZES:-1M,4M,16M,64M,256M,1G}" --timeout 5400 --quiet; then
