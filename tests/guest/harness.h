@@ -9,7 +9,7 @@
  *    function:line: ..."; set @who in a child);
  *  - supervise(): a case in a process of its own whose whole tree is
  *    reaped (this process is its subreaper), the worst verdict of all;
- *    retry(): the same again while the verdict is RETRY, ATTEMPTS times;
+ *    ATTEMPTS: how often a test repeats a case that said RETRY;
  *  - counters: /proc/vmstat fields by a list of names, read and subtracted
  *    as arrays (counters_read/counters_delta): a test declares a struct of
  *    named longs over an array and the list of names, nothing else.
@@ -108,16 +108,6 @@ static inline int supervise(proc_fn fn, void *arg)
 	while ((w = waitpid(-1, &st, 0)) > 0)
 		rc = worst(rc, status_rc(st, w == pid ? "the test process" :
 							"an orphaned process"));
-	return rc;
-}
-
-/* supervise(@fn, @arg) up to ATTEMPTS times while it says RETRY */
-static inline int retry(proc_fn fn, void *arg)
-{
-	int rc = RETRY;
-
-	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++)
-		rc = supervise(fn, arg);
 	return rc;
 }
 
