@@ -41,6 +41,7 @@ USAGE
 }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+argv="$*"
 plan= kernel=$top/build/obj-base/bzImage initrd=$top/build/initramfs.cpio.gz
 out= tmo= inter=0 mem=6144 smp=2 hp="128 2" accel=tcg extra= quiet=0 cpu=${COWLAB_QEMU_CPU:-max}
 sets=()
@@ -169,4 +170,10 @@ if [ "$nsplat" -gt 0 ]; then
 fi
 echo ">> guest: plan=$plan verdict=$verdict ok=$nok not_ok=$nnok splats=$nsplat in ${secs}s (qemu exit $qrc)"
 echo "$rc" >"$out/status"
+# what made this directory, for the report: the command, the accelerator
+# actually used (kvm falls back to tcg), the kernel that booted, the time
+jstr() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+printf '{"command": "scripts/run-guest.sh %s", "plan": "%s", "accel": "%s", "cpu": "%s", "smp": %s, "mem_mb": %s, "hugepages": "%s", "settings": "%s", "kernel": "%s", "secs": %s, "status": %s}\n' \
+	"$(jstr "${argv//"$top"\//}")" "$plan" "$accel" "$(jstr "$cpu")" "$smp" "$mem" "$hp" "$(jstr "${sets[*]}")" \
+	"$(grep -o 'Linux version [^ ]*' "$out/dmesg.txt" 2>/dev/null | head -n 1 | cut -d' ' -f3)" "$secs" "$rc" >"$out/run.json"
 exit $rc
