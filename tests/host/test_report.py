@@ -3,14 +3,13 @@
 """Host tests for scripts/cow-dmesg-parse and scripts/report (TAP output).
 
 Run: /usr/bin/python3 tests/host/test_report.py
-Uses only tests/host/fixtures/ (a dmesg excerpt with noise, vmstat copies,
+Uses tests/host/fixtures/ (a dmesg excerpt with noise, vmstat copies,
 ftrace hist files and results-mini/, a results dir with two patched boots and
-one vanilla boot; make-results-mini.py there regenerates it).  The report is
-run on a copy in a temporary directory so the fixtures stay clean.
+one vanilla boot; make-results-mini.py there regenerates it) and, for the
+whole report's other parts, the JSON lines of committed runs in docs/results/.
+The report is run on copies in a temporary directory so the inputs stay clean.
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -25,6 +24,10 @@ FIX = os.path.join(TOP, "tests", "host", "fixtures")
 PARSE = os.path.join(TOP, "scripts", "cow-dmesg-parse")
 REPORT = os.path.join(TOP, "scripts", "report")
 PY = "/usr/bin/python3"
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(TOP, "scripts"))
+from cowreport import dmesg, load, overhead, stats  # noqa: E402
+from cowreport.md import slug  # noqa: E402
 
 tests = []
 
@@ -66,14 +69,6 @@ def eq(a, b, what=""):
 
 def close(a, b, what="", tol=1e-6):
     assert a is not None and abs(a - b) <= tol * max(1.0, abs(b)), "%s: got %r, want %r" % (what, a, b)
-
-
-def load_module():
-    loader = importlib.machinery.SourceFileLoader("cdp", PARSE)
-    spec = importlib.util.spec_from_loader("cdp", loader)
-    m = importlib.util.module_from_spec(spec)
-    loader.exec_module(m)
-    return m
 
 
 # ------------------------------------------------------------ cow-dmesg-parse
@@ -165,7 +160,7 @@ def parse_stdin_no_timestamps():
 @test
 def parse_percentile_nearest_rank():
     """percentile(): nearest rank (p50 of 1..4 is 2, p99.9 of 1..1000 is 999, p99.9 of 1..10000 is 9990)"""
-    m = load_module()
+    m = dmesg
     eq(m.percentile([1, 2, 3, 4], 50), 2, "p50 1..4")
     eq(m.percentile([1, 2, 3, 4, 5], 50), 3, "p50 1..5")
     eq(m.percentile(list(range(1, 1001)), 99.9), 999, "p99.9 1..1000")
@@ -233,7 +228,7 @@ def hist_check():
 @test
 def hist_parser_kernel_formats():
     """parse_hist_text(): string keys padded/with spaces, several histograms, Totals"""
-    m = load_module()
+    m = dmesg
     text = ("# event histogram\n#\n# trigger info: hist:keys=child_comm:vals=hitcount:sort=hitcount:size=256 [active]\n#\n\n"
             "{ child_comm: dconf worker                        } hitcount:          1\n"
             "{ child_comm: ibus-daemon                         } hitcount:          3\n"
@@ -380,10 +375,7 @@ def report_stdout_and_plots():
 @test
 def report_selection_rules():
     """report: headline picks cow, no exit-early, child, seq, smallest bytes; --bytes 4096 forces 4096-byte records"""
-    loader = importlib.machinery.SourceFileLoader("cowreport", REPORT)
-    spec = importlib.util.spec_from_loader("cowreport", loader)
-    rep = importlib.util.module_from_spec(spec)
-    loader.exec_module(rep)
+    rep = overhead
     recs = [{"scenario": sc, "who": w, "side": w, "pattern": p, "size": 4096, "bytes": b, "exit_early": e}
             for sc, w, p, b, e in (("cow", "parent", "rand", 4096, False), ("cow", "parent", "rand", 4096, False),
                                    ("cow", "child", "seq", 4096, False), ("cow", "child", "seq", 4096, False),
@@ -439,6 +431,144 @@ def report_fields_documented():
     want |= set(s["configs"][0]) | set(s["skipped"][0]) | set(s["selection"]["4k"])
     missing = sorted(want - names)
     assert not missing, "undocumented: %s" % missing
+
+
+# ------------------------------------------------------------ the whole report
+
+DOCS = os.path.join(TOP, "docs", "results")
+PARTS = {"precopy": "20261124-precopy-sweep-icount", "odf": "20261124-odf-icount",
+         "snapshot": "20261124-snapshot-tcg", "hugecow": "20261124-hugecow-policy-icount",
+         "redis": "20261203-session10"}
+
+
+def results_dir(name, parts=tuple(PARTS), raw=True):
+    """A results directory in the scratch directory: results-mini's raw/ and
+    meta.json, and each part's JSON lines from a committed run in docs/results."""
+    d = os.path.join(results().tmp, name)
+    if raw:
+        shutil.copytree(fx("results-mini"), d)
+    for part in parts:
+        os.makedirs(os.path.join(d, part))
+        shutil.copy(os.path.join(DOCS, PARTS[part], part + ".jsonl"), os.path.join(d, part))
+    return d
+
+
+def report_md(d, *args):
+    rc, out, err = run([PY, REPORT, "--quiet"] + list(args) + [d])
+    with open(os.path.join(d, "report.md")) as f:
+        return rc, f.read(), err
+
+
+def front_rows(text):
+    """{question number: the front page's cells}"""
+    rows = {}
+    for line in text.split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0].isdigit():
+            rows[int(cells[0])] = cells
+    return rows
+
+
+@test
+def whole_front_page():
+    """report: the front page has the seven questions, each with a verdict, on one screen"""
+    d = results_dir("whole")
+    with open(os.path.join(d, "odf", "run.json"), "w") as f:
+        f.write('{"command": "scripts/run-guest.sh --plan odf-study --accel icount", "accel": "icount"}\n')
+    rc, text, err = report_md(d)
+    eq(rc, 0, "exit (%s)" % err)
+    rows = front_rows(text)
+    eq(sorted(rows), list(range(1, 8)), "questions")
+    verdicts = {n: r[4] for n, r in rows.items()}
+    eq((verdicts[1], verdicts[2]), ("no target: observation",) * 2, "no target")
+    assert verdicts[3].startswith("**not met** (1 of 2 met)"), verdicts[3]
+    eq((verdicts[4], verdicts[5], verdicts[6]), ("**met**",) * 3, "met")
+    assert verdicts[7].startswith("**not met** (1 of 3 met)"), verdicts[7]
+    assert "24.0x (20.1x–24.2x, n=15)" in rows[4][2], rows[4][2]
+    eq(rows[4][5], "-icount", "env from odf/run.json")
+    assert "`scripts/run-guest.sh --plan odf-study --accel icount` (odf/run.json)" in text, "odf's command"
+    eq(rows[5][5], "TCG", "env from meta.json")
+    assert len(text.split("\n## ", 1)[0].splitlines()) <= 40, "front page longer than 40 lines"
+    slugs = {slug(h) for h in re.findall(r"^#+ (.*)$", text, re.M)}
+    for n, r in rows.items():
+        assert r[6][len("[details](#"):-1] in slugs, "Q%d: no heading for %s" % (n, r[6])
+    assert os.path.exists(os.path.join(d, "redis", "redis-rows.json")), "redis-rows.json"
+
+
+@test
+def whole_some_parts():
+    """report: a results dir with only some parts: the others 'not run', exit 0, no summary.json"""
+    d = results_dir("some", ("odf", "redis"), raw=False)
+    rc, text, err = report_md(d)
+    eq(rc, 0, "exit (%s)" % err)
+    rows = front_rows(text)
+    eq([n for n, r in rows.items() if r[4] == "not run"], [1, 2, 3, 5, 6], "not run")
+    eq(rows[4][4], "**met**", "odf")
+    assert not os.path.exists(os.path.join(d, "summary.json")), "summary.json without raw/"
+    assert "no meta.json" in text
+
+
+@test
+def whole_relative_paths():
+    """report: report.md holds no absolute path; links are relative to the results dir"""
+    d = os.path.join(results().tmp, "whole")
+    with open(os.path.join(d, "report.md")) as f:
+        text = f.read()
+    for bad in ("/work/", TOP, d, results().tmp):
+        assert bad not in text, "%r in report.md" % bad
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert links and all(not l.startswith("/") and os.path.exists(os.path.join(d, l)) for l in links), \
+        [l for l in links if not os.path.exists(os.path.join(d, l))]
+
+
+@test
+def whole_failures():
+    """report: a bad JSON line names file:line, a mismatched snapshot fails; exit 1, the rest still written"""
+    d = results_dir("bad", ("precopy", "snapshot", "hugecow"), raw=False)
+    with open(os.path.join(d, "precopy", "precopy.jsonl"), "a+") as f:
+        f.seek(0)
+        bad_line = len(f.readlines()) + 1
+        f.write('{"type": "result", "bench"\n')
+    p = os.path.join(d, "snapshot", "snapshot.jsonl")
+    with open(p) as f:
+        lines = f.read().splitlines()
+    lines[0] = lines[0].replace('"verify":"ok"', '"verify":"mismatch"')
+    with open(p, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    rc, text, err = report_md(d, "--gnuplot", "no-such-gnuplot")
+    eq(rc, 1, "exit")
+    where = "precopy/precopy.jsonl:%d: not a JSON line" % bad_line
+    assert where in text and where in err, err
+    assert "snapshot: 1 snapshot(s) errored or did not verify" in text
+    rows = front_rows(text)
+    eq(rows[3][4], "not measured (2 of 2 figures)", "unreadable pre-copy")
+    assert rows[5][4].startswith("**not met** (2 of 3 met)"), rows[5][4]
+    eq(rows[6][4], "**met**", "hugecow")
+    assert "not drawn: hugecow-policy.png: gnuplot not found" in text, "no gnuplot is a note"
+
+
+@test
+def stats_empty_input():
+    """stats: no values is None and n/a, never a crash or a 0"""
+    eq(stats.summary([]), None, "summary")
+    eq(stats.median([None, float("nan")]), None, "median")
+    for style in ("triple", "paren", "head", "range"):
+        eq(stats.fmt_mmm([], ".1f", style), stats.NA, style)
+        eq(stats.fmt_mmm(None, ".1f", style), stats.NA, style)
+    eq((stats.num(None, ".1f"), stats.fmt_ns(None), stats.fmt_pct(None)), (stats.NA,) * 3, "formatters")
+    eq((stats.to_median([1], []), stats.paired([], [])), ([], []), "ratios")
+    eq(stats.NA, "n/a", "NA")
+    p = os.path.join(results().tmp, "broken.jsonl")
+    with open(p, "w") as f:
+        f.write('{"a": 1}\n\n# comment\n[1]\n')
+    try:
+        load.jsonl(p)
+        raise AssertionError("no error")
+    except load.InputError as e:
+        eq(str(e), p + ":4: not a JSON object", "message")
+    bad = []
+    eq(load.jsonl(p, bad), [{"a": 1}], "lenient")
+    eq(bad, [(4, "not a JSON object")], "bad lines")
 
 
 def main():
