@@ -37,7 +37,7 @@ QUESTIONS = (
     Question(3, "Neighbour pre-copy", "precopy", "precopy",
              (Target("seq_time", "<=", 0.55, "sequential write after fork <= 0.55x off's time"),
               Target("seq_fault_cut", ">=", 50, ">= 50x fewer faults")),
-             "issue 18, docs/precopy.md (earlier: 2x less time, >= 8x fewer faults)", (64 << 20, GIB)),
+             "issue 18, docs/precopy.md; earlier: 2x less time, >= 8x fewer faults", (64 << 20, GIB)),
     Question(4, "Delayed allocation = on-demand fork", "odf", "odf",
              (Target("fork_speedup", ">=", 20, "fork() of 1 GiB >= 20x faster than vanilla"),),
              "docs/odf.md", (GIB, GIB)),

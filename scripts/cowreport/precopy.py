@@ -89,14 +89,20 @@ def wall_ratios(groups, wl, lb, base):
                            [r["wall_ns"] for r in ref]) if ref else []
 
 
+def table_title(groups, wl):
+    """A workload's table heading, from its first setting's reps."""
+    g0 = next(g for (w, _), g in groups.items() if w == wl)
+    r0 = g0[0]
+    return (f"{wl[0]}: {r0['page']} {stats.size_name(r0['size'])}, writer {r0['side']}, {r0['writes']} writes, "
+            f"{len(g0)} reps")
+
+
 def tables(groups, base, level):
     out = []
     for wl in first_seen(w for w, _ in groups):
         labels = [lb for w, lb in groups if w == wl]
         ref = groups.get((wl, base))
         ref_faults = med(ref, lambda r: r["faults"]) if ref else None
-        g0 = groups[(wl, labels[0])]
-        r0 = g0[0]
         rows = []
         for lb in labels:
             g = groups[(wl, lb)]
@@ -113,8 +119,7 @@ def tables(groups, base, level):
                 "-" if writable else f"{med(g, lambda r: vm(r, 'cow_precopy') - vm(r, 'cow_precopy_used')):.0f}",
                 f"{med(g, lambda r: vm(r, 'pgreuse')):.0f}", f"{med(g, lambda r: r['rss_kb']) / 1024:.1f}",
                 "ok" if all(r.get("verify") is True for r in g) else "FAILED/none"])
-        out += ["", md.heading(level, f"{wl[0]}: {r0['page']} {stats.size_name(r0['size'])}, writer "
-                                      f"{r0['side']}, {r0['writes']} writes, {len(g0)} reps"), ""]
+        out += ["", md.heading(level, table_title(groups, wl)), ""]
         out += md.table(["setting", "faults", "wall ms min/med/max", f"wall vs {base} min/med/max",
                          f"faults vs {base}", "p50 ns", "p99 ns", "max ns", "cow_copy", "cow_precopy", "used",
                          "unused", "pgreuse", "rss MB", "verify"], rows, right=set(range(1, 14)) - {2})
@@ -167,11 +172,10 @@ def draw(groups, base, plotter):
     sizes = sorted({wl[1] for wl in wls})
     main_size = MAIN_SIZE if MAIN_SIZE in sizes else sizes[0]
 
-    def ratio(wl, lb):
-        return stats.num(stats.median(wall_ratios(groups, wl, lb, base)) if (wl, lb) in groups else None, ".3f")
-
     def cells(wl, labels):
-        return " ".join("NaN" if c == stats.NA else c for c in (ratio(wl, lb) for lb in labels))
+        """the median wall ratio of each label, NaN where it did not run"""
+        vals = (stats.median(wall_ratios(groups, wl, lb, base)) for lb in labels)
+        return " ".join("NaN" if v is None else f"{v:.3f}" for v in vals)
     plotter.dat("precopy-settings.dat", "workload " + " ".join(labels) + "\n" + "".join(
         f'"{wl[0]} {wl[2]}" {cells(wl, labels)}\n' for wl in wls if wl[1] == main_size))
     jobs = [("precopy-settings.gp", "precopy-settings.png",
@@ -207,7 +211,8 @@ def headline(groups, base):
                key=lambda lb: stats.median(wall_ratios(groups, wl, lb, base)), default=None)
     if best is None:
         return None
-    cut = med(groups[(wl, base)], lambda r: r["faults"]) / med(groups[(wl, best)], lambda r: r["faults"])
+    faults = med(groups[(wl, best)], lambda r: r["faults"])
+    cut = med(groups[(wl, base)], lambda r: r["faults"]) / faults if faults else float("inf")
     return wl, best, stats.summary(wall_ratios(groups, wl, best, base)), cut
 
 
@@ -223,13 +228,10 @@ def fill(sec, path, plotter, base="off"):
         wl, best, wall, cut = h
         sec.facts["seq_time"] = Fact(wall["median"], wl[1])
         sec.facts["seq_fault_cut"] = Fact(cut, wl[1])
-        g = groups[(wl, best)]
-        r0 = g[0]
         sec.headlines["precopy"] = (
             f"seq child write {stats.size_name(wl[1])}, best setting {best}: "
             f"{stats.fmt_mmm(wall, lambda v: f'{v:.2f}x', 'head')} {base}'s time, {cut:.0f}x fewer faults",
-            f"{wl[0]}: {r0['page']} {stats.size_name(r0['size'])}, writer {r0['side']}, {r0['writes']} writes, "
-            f"{len(groups[(wl, base)])} reps")
+            table_title(groups, wl))
 
 
 def main(argv):
