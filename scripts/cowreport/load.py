@@ -10,6 +10,16 @@ import os
 import sys
 
 
+# the tree's top: commands name its files relative to it
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def in_tree(s):
+    """s with the tree's absolute path taken out (a command run as
+    scripts/study.sh --out $PWD/results/x names results/x)."""
+    return s.replace(TOP + os.sep, "") if isinstance(s, str) else s
+
+
 class InputError(Exception):
     """An input that cannot be read or parsed: the message names file[:line]."""
 
@@ -86,6 +96,6 @@ def provenance(results, part_dir):
         except InputError:
             continue
         if isinstance(d, dict):
-            return {"command": d.get("command"), "accel": d.get("accel"),
+            return {"command": in_tree(d.get("command")), "accel": d.get("accel"),
                     "from": src or os.path.relpath(path, results), "guest": guest_line(part_dir)}
     return {"command": None, "accel": None, "from": None, "guest": guest_line(part_dir)}

@@ -33,7 +33,7 @@ def sources(results, meta, sections):
     """The environment and, per part, its raw files and what made them."""
     out = [md.heading(2, "Sources"), ""]
     if meta:
-        out += ["Study: %s." % ", ".join("%s: %s" % (k, meta[k]) for k in meta), ""]
+        out += ["Study: %s." % ", ".join("%s: %s" % (k, load.in_tree(meta[k])) for k in meta), ""]
     else:
         out += ["No meta.json in the results.", ""]
     rows = []
@@ -83,7 +83,7 @@ def whole(results, forced=None, gnuplot="gnuplot", plots=True):
         except load.InputError:
             meta = None
     meta = meta if isinstance(meta, dict) else None
-    made = ("made by %s (meta.json)" % md.code(meta["command"]) if meta and meta.get("command")
+    made = ("made by %s (meta.json)" % md.code(load.in_tree(meta["command"])) if meta and meta.get("command")
             else "meta.json names no command" if meta else "no meta.json")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     intro = ["%s: %s; kernel %s; report generated %s." % (

@@ -475,6 +475,10 @@ def whole_front_page():
     d = results_dir("whole")
     with open(os.path.join(d, "odf", "run.json"), "w") as f:
         f.write('{"command": "scripts/run-guest.sh --plan odf-study --accel icount", "accel": "icount"}\n')
+    with open(os.path.join(d, "meta.json")) as f:
+        meta = json.load(f)
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(dict(meta, command="scripts/study.sh --out %s/results/x" % TOP), f)
     rc, text, err = report_md(d)
     eq(rc, 0, "exit (%s)" % err)
     rows = front_rows(text)
@@ -516,6 +520,7 @@ def whole_relative_paths():
         text = f.read()
     for bad in ("/work/", TOP, d, results().tmp):
         assert bad not in text, "%r in report.md" % bad
+    assert "`scripts/study.sh --out results/x`" in text, "the study's command, in the tree"
     links = re.findall(r"\]\(([^)#]+)\)", text)
     assert links and all(not l.startswith("/") and os.path.exists(os.path.join(d, l)) for l in links), \
         [l for l in links if not os.path.exists(os.path.join(d, l))]
