@@ -963,6 +963,12 @@ def headlines(S):
     return size, byte
 
 
+def boots(results):
+    """The boots' directories in raw/, sorted ([] without raw/)."""
+    raw = os.path.join(results, PART)
+    return sorted(d for d in os.listdir(raw) if os.path.isdir(os.path.join(raw, d))) if os.path.isdir(raw) else []
+
+
 def build(results, plotter, forced):
     """Analyse raw/, draw the plots, write summary.json; returns the
     summary and the section."""
@@ -971,9 +977,7 @@ def build(results, plotter, forced):
     with open(os.path.join(results, "summary.json"), "w") as f:
         json.dump(strip_private(S), f, indent=1)
         f.write("\n")
-    raw = os.path.join(results, PART)
-    boots = sorted(d for d in os.listdir(raw) if os.path.isdir(os.path.join(raw, d)))
-    prov = load.provenance(results, os.path.join(raw, boots[0]) if boots else raw)
+    prov = load.provenance(results, os.path.join(results, PART, boots(results)[0]))
     sec = Section(PART, TITLE, INTRO, PART, prov, prov["accel"])
     sec.lines = render(S)
     size, byte = headlines(S)

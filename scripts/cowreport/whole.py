@@ -38,10 +38,7 @@ def sources(results, meta, sections):
         out += ["No meta.json in the results.", ""]
     rows = []
     for sec in sections.values():
-        dirs = [sec.part]
-        if sec.part == overhead.PART:
-            raw = os.path.join(results, sec.part)
-            dirs = [os.path.join(sec.part, d) for d in sorted(os.listdir(raw)) if os.path.isdir(os.path.join(raw, d))]
+        dirs = [os.path.join(sec.part, b) for b in overhead.boots(results)] if sec.part == overhead.PART else [sec.part]
         for d in dirs:
             p = load.provenance(results, os.path.join(results, d))
             files = sorted(f for f in os.listdir(os.path.join(results, d))
@@ -64,7 +61,8 @@ def whole(results, forced=None, gnuplot="gnuplot", plots=True):
     cannot be written."""
     plotter = plot.Plotter(os.path.join(results, "plots"), gnuplot, plots)
     sections, S = {}, None
-    if os.path.isdir(os.path.join(results, overhead.PART)):
+    # study.sh makes raw/ whatever the parts: the study ran when it has a boot
+    if overhead.boots(results):
         try:
             S, sections[overhead.PART] = overhead.build(results, plotter, forced or {})
         except load.InputError as e:

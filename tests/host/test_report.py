@@ -501,8 +501,9 @@ def whole_front_page():
 
 @test
 def whole_some_parts():
-    """report: a results dir with only some parts: the others 'not run', exit 0, no summary.json"""
+    """report: a results dir with only some parts (an empty raw/): the others 'not run', exit 0, no summary.json"""
     d = results_dir("some", ("odf", "redis"), raw=False)
+    os.mkdir(os.path.join(d, "raw"))
     rc, text, err = report_md(d)
     eq(rc, 0, "exit (%s)" % err)
     rows = front_rows(text)
