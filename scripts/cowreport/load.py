@@ -87,7 +87,7 @@ def guest_line(part_dir):
 
 
 def provenance(results, part_dir):
-    """What made a part's directory: {"command", "accel", "from"} from its
+    """What made a part's directory: {"command", "accel", "from", "guest"}: from its
     run.json (scripts/run-guest.sh writes one per run), else from the
     results' meta.json (runs older than run.json), else unknown."""
     for path, src in ((os.path.join(part_dir, "run.json"), None), (os.path.join(results, "meta.json"), "meta.json")):
