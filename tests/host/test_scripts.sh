@@ -199,5 +199,22 @@ rc=$?
 t "cowlab_uapi.h: every prctl and mdup number is the series' ($(tail -n 1 "$tmp/uapi"))" [ $rc = 0 ]
 t "cowlab_uapi.h is the only place the programs define them" bash -c "! grep -rln 'define PR_[SG]ET_COW\|define __NR_mdup' '$top/tests' '$top/userspace-bench' --include=*.c --include=*.h | grep -v cowlab_uapi.h"
 
+# study.sh (make run): the boots it would make, in order, with their
+# accelerators, without building or booting anything (--dry-run)
+st=$top/scripts/study.sh
+"$st" --dry-run >"$tmp/dry" 2>&1
+t "study.sh --dry-run: exit 0, 11 boots, nothing built" bash -c "[ \$(grep -c 'scripts/run-guest.sh' '$tmp/dry') = 11 ] && ! grep -q '^== build' '$tmp/dry'"
+t "study.sh: the CPU-work parts under -icount, first; snapshot and Redis under TCG, last" bash -c \
+	"grep -o '\[[a-z]*\]' '$tmp/dry' | uniq | tr -d '\n' | grep -qx '\[icount\]\[tcg\]' && tail -n 2 '$tmp/dry' | grep -q '^snapshot' && tail -n 1 '$tmp/dry' | grep -q '^Redis'"
+t "study.sh: the vanilla kernel runs the overhead part only" bash -c \
+	"[ \$(grep -c 'obj-vanilla.*part=overhead' '$tmp/dry') = 3 ] && ! grep 'obj-vanilla' '$tmp/dry' | grep -vq part=overhead"
+"$st" --dry-run --part odf --accel kvm >"$tmp/dry2" 2>&1
+t "study.sh --part odf --accel kvm: one boot, under kvm" bash -c "[ \$(grep -c run-guest '$tmp/dry2') = 1 ] && grep -q 'odf-study --accel kvm' '$tmp/dry2'"
+for arg in "--jobs 0" "--part nope" "--accel xen" "--runs x" "--frob"; do
+	# shellcheck disable=SC2086
+	"$st" $arg --dry-run >/dev/null 2>"$tmp/err"
+	t "study.sh $arg: exit 2, says why" bash -c "[ $? = 2 ] && grep -q 'study.sh' '$tmp/err'"
+done
+
 echo "1..$n"
 exit $bad
