@@ -74,6 +74,11 @@ def whole(results, forced=None, gnuplot="gnuplot", plots=True):
     order = [q.part for q in front.QUESTIONS]
     sections = {p: sections[p] for p in sorted(sections, key=order.index)}
     failures = [f for sec in sections.values() for f in sec.failures]
+    # the boots (or the vanilla build) that study.sh saw fail
+    fpath = os.path.join(results, "failed.txt")
+    if os.path.exists(fpath):
+        with open(fpath) as f:
+            failures += ["failed: %s (its .log beside its directory)" % x.strip() for x in f if x.strip()]
     meta = None
     if os.path.exists(os.path.join(results, "meta.json")):
         try:

@@ -554,6 +554,18 @@ def whole_failures():
 
 
 @test
+def whole_failed_boots():
+    """report: the boots study.sh saw fail (failed.txt) head the report; exit 1"""
+    d = results_dir("failedboot", ("odf",), raw=False)
+    with open(os.path.join(d, "failed.txt"), "w") as f:
+        f.write("THP COW policies (512M, 3 reps)\n")
+    rc, text, err = report_md(d)
+    eq(rc, 1, "exit")
+    assert "**Failures:** failed: THP COW policies (512M, 3 reps)" in text.split("\n## ", 1)[0], "not on the front page"
+    assert "failed: THP COW policies" in err, err
+
+
+@test
 def stats_empty_input():
     """stats: no values is None and n/a, never a crash or a 0"""
     eq(stats.summary([]), None, "summary")
