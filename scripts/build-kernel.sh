@@ -88,12 +88,14 @@ fi
 
 echo "$tag building bzImage with -j$jobs ($cc) in ${out#"$top"/}"
 start=$(date +%s)
+# progress counts the objects newer than the log (make -s from a parent make
+# silences kbuild's CC lines, so the log cannot be counted)
 "${mk[@]}" -j"$jobs" bzImage >"$out/build.log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
 	for _ in $(seq 30); do kill -0 $pid 2>/dev/null && sleep 1; done
 	kill -0 $pid 2>/dev/null &&
-		echo "$tag $(grep -c '^  CC ' "$out/build.log") files compiled, $(($(date +%s) - start))s"
+		echo "$tag $(find "$out" -name '*.o' -newer "$out/build.log" | wc -l) objects built, $(($(date +%s) - start))s"
 done
 if ! wait $pid; then
 	echo "$tag FAILED after $(($(date +%s) - start))s; first errors (full log: $out/build.log):" >&2

@@ -360,7 +360,7 @@ def main(argv):
             run.reap(reported)
             if debug_state == "building" and dbuild.poll() is not None:
                 with open(os.path.join(T, "build-debug.log"), encoding="utf-8", errors="replace") as f:
-                    tail = [line.rstrip() for line in f if "files compiled" not in line][-3:]
+                    tail = [line.rstrip() for line in f if "objects built, " not in line][-3:]
                 print("\n".join(tail))
                 if dbuild.returncode == 0:
                     debug_state = "ready"
