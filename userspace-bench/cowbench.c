@@ -83,6 +83,10 @@ static void usage(FILE *f)
 		"  --file-dir DIR    directory for --page file (default /dev/shm if tmpfs,\n"
 		"                    else /tmp)\n"
 		"  --no-anchor       zero/file: do not write the extra anchor page (see README)\n"
+		"  --no-madvise      4k/zero/file: no MADV_NOHUGEPAGE on the region: the\n"
+		"                    system's THP settings decide its pages (4K under THP\n"
+		"                    'madvise'), and the range has not refused large folios\n"
+		"                    (vm.cow_precopy_large copies into them)\n"
 		"  --quiet           no table\n"
 		"  --list            list scenarios and page kinds available on this kernel\n"
 		"  --help            this text\n"
@@ -178,6 +182,7 @@ enum {
 	OPT_TOUCH_FRAC,
 	OPT_FILE_DIR,
 	OPT_NO_ANCHOR,
+	OPT_NO_MADVISE,
 	OPT_LABEL,
 	OPT_ODF,
 	OPT_CHILD,
@@ -205,6 +210,7 @@ static const struct option opts[] = {
 	{ "touch-frac", required_argument, NULL, OPT_TOUCH_FRAC },
 	{ "file-dir", required_argument, NULL, OPT_FILE_DIR },
 	{ "no-anchor", no_argument, NULL, OPT_NO_ANCHOR },
+	{ "no-madvise", no_argument, NULL, OPT_NO_MADVISE },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "odf", required_argument, NULL, OPT_ODF },
 	{ "child", required_argument, NULL, OPT_CHILD },
@@ -323,6 +329,9 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			break;
 		case OPT_NO_ANCHOR:
 			c->anchor = false;
+			break;
+		case OPT_NO_MADVISE:
+			c->no_madvise = true;
 			break;
 		case OPT_LABEL:
 			c->label = optarg;

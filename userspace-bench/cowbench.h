@@ -54,6 +54,7 @@ struct cfg {
 	double touch_frac;
 	const char *file_dir; /* NULL: /dev/shm if tmpfs, else /tmp */
 	bool anchor;
+	bool no_madvise; /* 4k/zero/file: no MADV_NOHUGEPAGE */
 	const char *label; /* free-form tag copied into the JSON */
 	/* scenario fork (sc->fork_child) only */
 	enum odf_mode odf; /* prctl(PR_SET_COW_ODF) before each fork */

@@ -134,7 +134,7 @@ int region_create(struct bench *b, struct region *r, char *err, size_t len)
 		}
 		r->map = r->base = m;
 		r->map_len = c->size + extra;
-		if (madvise(m, r->map_len, MADV_NOHUGEPAGE))
+		if (!c->no_madvise && madvise(m, r->map_len, MADV_NOHUGEPAGE))
 			madv_errno = errno;
 		r->anchor = anchor ? m + c->size : NULL;
 		return 0;
@@ -165,10 +165,12 @@ int region_create(struct bench *b, struct region *r, char *err, size_t len)
 	}
 	r->map = r->base = m;
 	r->map_len = c->size + extra;
-	if (madvise(m, r->map_len,
-		    (t == KIND_THP || t == KIND_MTHP) ? MADV_HUGEPAGE :
-							MADV_NOHUGEPAGE))
+	if (t == KIND_THP || t == KIND_MTHP) {
+		if (madvise(m, r->map_len, MADV_HUGEPAGE))
+			madv_errno = errno;
+	} else if (!c->no_madvise && madvise(m, r->map_len, MADV_NOHUGEPAGE)) {
 		madv_errno = errno;
+	}
 	r->anchor = anchor ? m + c->size : NULL;
 	return 0;
 }

@@ -192,6 +192,21 @@ TEST(both_write)
 	check_json(_metadata, &e);
 }
 
+/* --no-madvise: recorded in every JSON line, absent without it */
+TEST(no_madvise_is_recorded)
+{
+	struct expect e = { "4k", "child", "seq", "child", 1,
+			    1,	  256,	   true,    true };
+
+	RUN_OK("--page", "4k", "--size", "1M", "--reps", "1", "--verify",
+	       "--no-madvise", "--quiet", "--json", "-");
+	check_json(_metadata, &e);
+	EXPECT_NE(NULL, strstr(R.out, "\"no_madvise\":true"));
+	RUN_OK("--page", "4k", "--size", "1M", "--reps", "1", "--quiet",
+	       "--json", "-");
+	EXPECT_EQ(NULL, strstr(R.out, "no_madvise"));
+}
+
 TEST(zero_page_cow)
 {
 	struct expect e = { "zero", "child", "seq", "child", 1,
