@@ -55,7 +55,8 @@ static void usage(FILE *f)
 		"  --stride N        with --pattern stride: write pages 0, N, 2N, .. (default 16)\n"
 		"  --seed N          seed of the rand permutation (default 1)\n"
 		"  --bytes N         bytes written per page, 1..unit (default 1); 1 = a single\n"
-		"                    byte store, more = memset of N bytes (e.g. 64, 4096)\n"
+		"                    byte store, more = memset of N bytes (e.g. 64, 4096);\n"
+		"                    memcpy: bytes copied per unit (default the unit)\n"
 		"  --size S          region size, K/M/G suffixes (default 64M)\n"
 		"  --unit S          write granule (default 4K; hugetlb: its page size)\n"
 		"  --page KIND       4k | thp | mthp-<N>k | hugetlb-2m | hugetlb-1g | zero | file\n"
@@ -74,6 +75,8 @@ static void usage(FILE *f)
 		"                    fork, on is skipped (exit 4)\n"
 		"  --exec PATH       fork --child exec: program to execve (default " DEFAULT_EXEC
 		")\n"
+		"  --window N        populate: pages per madvise(MADV_POPULATE_WRITE) call,\n"
+		"                    1..512 (default 1); each call is one timed operation\n"
 		"  --no-page-times   fork --child write: no clock reads around each write, only\n"
 		"                    the loop's total (no histogram); for clean total times\n"
 		"  --verify          check parent and child contents after the writes; a\n"
@@ -91,9 +94,18 @@ static void usage(FILE *f)
 		"  --list            list scenarios and page kinds available on this kernel\n"
 		"  --help            this text\n"
 		"\n"
+		"The anchors (scripts/host-anchors; docs/host-anchors.md): memcpy times the\n"
+		"copy of each --unit (4K or 2M) between two populated buffers of --size\n"
+		"bytes, no fault: a --size that fits the caches is HOT (e.g. 256K: the copy\n"
+		"of data just touched), one far above the last-level cache is COLD (e.g.\n"
+		"256M: the copy of a page not touched for long, as in a COW fault). trap\n"
+		"times reads of a fresh mapping, each mapping the shared zero page: the\n"
+		"cheapest fault. populate times MADV_POPULATE_WRITE over --window pages in\n"
+		"a forked child: COW broken in the kernel without a trap per page.\n"
+		"\n"
 		"Exit: 0 ok, 1 failure (verify mismatch, child died, ...), 2 bad usage,\n"
-		"4 skipped (the page kind is not available here, or --odf on without\n"
-		"on-demand fork; prints 'skip: ...').\n");
+		"4 skipped (the page kind is not available here, --odf on without\n"
+		"on-demand fork, or populate without MADV_POPULATE_WRITE; prints 'skip: ...').\n");
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -188,6 +200,7 @@ enum {
 	OPT_CHILD,
 	OPT_EXEC,
 	OPT_NO_PAGE_TIMES,
+	OPT_WINDOW,
 	OPT_HELP,
 };
 
@@ -216,6 +229,7 @@ static const struct option opts[] = {
 	{ "child", required_argument, NULL, OPT_CHILD },
 	{ "exec", required_argument, NULL, OPT_EXEC },
 	{ "no-page-times", no_argument, NULL, OPT_NO_PAGE_TIMES },
+	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -228,7 +242,7 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 	const char *bytes_arg = "1";
 	const char *fork_opt = NULL; /* the first --odf/--child/.. given */
 	const char *write_opt = NULL; /* the first write-only option given */
-	bool exec_set = false;
+	bool exec_set = false, window_set = false;
 	int o;
 
 	memset(c, 0, sizeof(*c));
@@ -244,6 +258,7 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 	c->child = CHILD_EXIT;
 	c->exec_path = DEFAULT_EXEC;
 	c->page_times = true;
+	c->window = 1;
 	parse_kind("4k", &c->kind, err, sizeof(err));
 
 	opterr = 0;
@@ -282,6 +297,7 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 		case OPT_BYTES:
 			write_opt = write_opt ? write_opt : "--bytes";
 			bytes_arg = optarg;
+			c->bytes_set = true;
 			break;
 		case OPT_SIZE:
 			if (parse_size(optarg, &c->size, err, sizeof(err)))
@@ -357,6 +373,12 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			fork_opt = fork_opt ? fork_opt : "--no-page-times";
 			c->page_times = false;
 			break;
+		case OPT_WINDOW:
+			if (parse_u64(optarg, 1, 512, &c->window, err,
+				      sizeof(err)))
+				die_usage("--window: %s", err);
+			window_set = true;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(EXIT_OK);
@@ -426,6 +448,15 @@ static void parse_args(int argc, char **argv, struct cfg *c)
 			  (unsigned long long)c->unit);
 	if (c->size / c->unit > UINT32_MAX)
 		die_usage("too many pages (size/unit > 2^32)");
+	if (window_set && !c->sc->windows)
+		die_usage("--window applies to --scenario populate, not '%s'",
+			  c->sc->name);
+	if (c->sc->kinds && !(c->sc->kinds & KIND_BIT(c->kind.type)))
+		die_usage("--page %s does not apply to --scenario %s",
+			  c->kind.name, c->sc->name);
+	c->write_opt = write_opt;
+	if (c->sc->check && c->sc->check(c, err, sizeof(err)))
+		die_usage("%s", err);
 }
 
 /* the allocation granule of the kind; 0 if THP is not there */

@@ -61,6 +61,10 @@ struct cfg {
 	enum child_action child; /* what the child does after fork */
 	const char *exec_path; /* --child exec: program to execve */
 	bool page_times; /* time every write (false: the loop's total only) */
+	bool bytes_set; /* --bytes given */
+	const char
+		*write_opt; /* first of --pattern/--seed/--bytes/--touch-frac */
+	uint64_t window; /* populate: pages per MADV_POPULATE_WRITE call */
 };
 
 /* what one writing process measured; lives in the MAP_SHARED result area */
@@ -157,11 +161,23 @@ struct scenario {
 	 * (the child's), whether or not it wrote, with out->fk.
 	 */
 	bool fork_child;
+	bool windows; /* uses --window (populate) */
+	unsigned int kinds; /* KIND_BIT()s of the page kinds it takes; 0: all */
+	/*
+	 * optional, at the end of option parsing: check the options this
+	 * scenario takes (and set its defaults); 0 ok, -1 a usage error (err)
+	 */
+	int (*check)(struct cfg *c, char *err, size_t len);
 	/* optional, before the first rep: 0 run, 1 skip, -1 failure (reason) */
 	int (*prepare)(struct bench *b, char *reason, size_t len);
 	/* 0 ok, -1 failure (message printed); fills out and b->sh->r[] */
 	int (*run)(struct bench *b, unsigned int rep, struct rep_out *out);
 };
+
+#define KIND_BIT(t) (1u << (t))
+#define KINDS_ANON                                                      \
+	(KIND_BIT(KIND_4K) | KIND_BIT(KIND_THP) | KIND_BIT(KIND_MTHP) | \
+	 KIND_BIT(KIND_HUGETLB_2M) | KIND_BIT(KIND_HUGETLB_1G))
 
 #define SCENARIO(var)                                            \
 	static const struct scenario *const __cowbench_scn_##var \
@@ -186,6 +202,9 @@ uint64_t statm_rss_kb(void);
 void writer_run(struct bench *b, struct region *r, struct side_result *res,
 		const char *side, uint8_t xor);
 void result_reset(struct side_result *res, const char *side);
+/* time op(ctx, k) for k < n, each alone; 0, or the errno that stopped it */
+int timed_run(struct side_result *res, const char *side, uint64_t n,
+	      int (*op)(void *ctx, uint64_t k), void *ctx);
 
 /* region.c */
 int region_create(struct bench *b, struct region *r, char *err, size_t len);
@@ -195,6 +214,8 @@ void region_populate(struct bench *b, struct region *r, struct page_check *pc);
 /* after first-touch writes: check the kind from the writer's faults */
 void region_check_touched(struct bench *b, struct region *r,
 			  const struct side_result *res, struct page_check *pc);
+/* Rss of the region's VMA in /proc/self/smaps (kB), -1 without smaps */
+long long region_rss_kb(struct region *r);
 /* xor 0: expect the original content everywhere */
 int region_verify(struct bench *b, struct region *r, uint8_t xor, char *msg,
 		  size_t len);

@@ -189,38 +189,72 @@ static __attribute__((noinline)) void stack_prefault(void)
 
 static uint64_t vm0[MAX_VMSTAT], vm1[MAX_VMSTAT];
 
+/* the measuring around one timed loop (writer_run, timed_run) */
+struct meas {
+	struct rusage ru0, ru1;
+	uint64_t t_start;
+	int vm_ok;
+};
+
+/*
+ * Reset res, warm up, then take the baseline. Everything the loop's
+ * measuring writes (res, vm0/vm1, the stack, the vmstat buffer) is written
+ * once before the baseline, so after fork the measuring code takes its own
+ * COW faults outside the window.
+ */
+static void meas_begin(struct meas *m, struct side_result *res,
+		       const char *side)
+{
+	result_reset(res, side);
+	stack_prefault();
+	res->clock_overhead_ns = clock_overhead_ns();
+	/* warm-up: same calls and buffers as below (result_reset wrote res) */
+	vmstat_snapshot(vm1);
+	getrusage(RUSAGE_SELF, &m->ru1);
+	m->t_start = clock_ns();
+
+	m->vm_ok = vmstat_snapshot(vm0) == 0;
+	getrusage(RUSAGE_SELF, &m->ru0);
+	m->t_start = clock_ns();
+}
+
+/* after the loop's n timed operations: the totals into res */
+static void meas_end(struct meas *m, struct side_result *res, uint64_t n)
+{
+	uint64_t t_end = clock_ns();
+	int i;
+
+	getrusage(RUSAGE_SELF, &m->ru1);
+	m->vm_ok = m->vm_ok && vmstat_snapshot(vm1) == 0;
+
+	res->wrote = 1;
+	res->writes = n;
+	res->wall_ns = t_end - m->t_start;
+	res->minflt = (uint64_t)(m->ru1.ru_minflt - m->ru0.ru_minflt);
+	res->majflt = (uint64_t)(m->ru1.ru_majflt - m->ru0.ru_majflt);
+	res->rss_kb = statm_rss_kb();
+	res->vm_valid = m->vm_ok;
+	for (i = 0; i < vmstat_count(); i++)
+		res->vm_delta[i] = (int64_t)(vm1[i] - vm0[i]);
+}
+
 /*
  * Run the timed write loop in this process and record into res (which is in
- * the MAP_SHARED result area). Everything the loop writes (res, vm0/vm1, the
- * stack, the vmstat buffer) is written once before the baseline is taken, so
- * after fork the measuring code takes its own COW faults outside the window.
+ * the MAP_SHARED result area).
  */
 void writer_run(struct bench *b, struct region *r, struct side_result *res,
 		const char *side, uint8_t xor)
 {
-	struct rusage ru0, ru1;
 	const uint32_t *ord = b->order;
 	const size_t n = b->nwrites;
 	const uint64_t unit = b->cfg.unit, bytes = b->cfg.bytes;
 	const bool zero = r->orig_zero, timed = b->cfg.page_times;
 	char *const base = r->base;
-	struct hist *h;
-	uint64_t t_start, t_end;
-	int vm_ok, i;
+	struct hist *h = &res->hist;
+	struct meas m;
 	size_t k;
 
-	result_reset(res, side);
-	h = &res->hist;
-	stack_prefault();
-	res->clock_overhead_ns = clock_overhead_ns();
-	/* warm-up: same calls and buffers as below (result_reset wrote res) */
-	vmstat_snapshot(vm1);
-	getrusage(RUSAGE_SELF, &ru1);
-	t_end = clock_ns();
-
-	vm_ok = vmstat_snapshot(vm0) == 0;
-	getrusage(RUSAGE_SELF, &ru0);
-	t_start = clock_ns();
+	meas_begin(&m, res, side);
 	/* --no-page-times (scenario fork): the stores alone, no histogram */
 	for (k = 0; !timed && k < n; k++) {
 		const uint32_t idx = ord[k];
@@ -249,17 +283,37 @@ void writer_run(struct bench *b, struct region *r, struct side_result *res,
 		t1 = clock_ns();
 		hist_add(h, t1 - t0);
 	}
-	t_end = clock_ns();
-	getrusage(RUSAGE_SELF, &ru1);
-	vm_ok = vm_ok && vmstat_snapshot(vm1) == 0;
+	meas_end(&m, res, n);
+}
 
-	res->wrote = 1;
-	res->writes = n;
-	res->wall_ns = t_end - t_start;
-	res->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
-	res->majflt = (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
-	res->rss_kb = statm_rss_kb();
-	res->vm_valid = vm_ok;
-	for (i = 0; i < vmstat_count(); i++)
-		res->vm_delta[i] = (int64_t)(vm1[i] - vm0[i]);
+/*
+ * The same measuring around n calls of op(ctx, k), k = 0..n-1, each timed
+ * alone: for the scenarios whose timed operation is not a store (memcpy,
+ * trap, populate). An op that returns an errno stops the loop: res->err
+ * holds it, res->writes the calls that succeeded; 0 when all did.
+ */
+int timed_run(struct side_result *res, const char *side, uint64_t n,
+	      int (*op)(void *ctx, uint64_t k), void *ctx)
+{
+	struct hist *h = &res->hist;
+	struct meas m;
+	uint64_t k;
+	int e = 0;
+
+	meas_begin(&m, res, side);
+	for (k = 0; k < n; k++) {
+		uint64_t t0, t1;
+
+		t0 = clock_ns();
+		barrier();
+		e = op(ctx, k);
+		barrier();
+		t1 = clock_ns();
+		if (e)
+			break;
+		hist_add(h, t1 - t0);
+	}
+	meas_end(&m, res, k);
+	res->err = e;
+	return e;
 }

@@ -68,6 +68,8 @@ static void json_cfg(FILE *f, const struct bench *b, const char *type)
 		else
 			fprintf(f, "null");
 	}
+	if (c->sc->windows)
+		fprintf(f, ",\"window\":%llu", (unsigned long long)c->window);
 	if (c->no_madvise)
 		fprintf(f, ",\"no_madvise\":true");
 	if (c->label) {
@@ -521,6 +523,8 @@ void table_header(FILE *f, const struct bench *b)
 		fprintf(f, " stride=%llu", (unsigned long long)c->stride);
 	if (c->pattern == PAT_RAND)
 		fprintf(f, " seed=%llu", (unsigned long long)c->seed);
+	if (c->sc->windows)
+		fprintf(f, " window=%llu", (unsigned long long)c->window);
 	if (c->no_madvise)
 		fprintf(f, " no-madvise");
 	if (c->label)

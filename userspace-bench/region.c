@@ -269,6 +269,14 @@ static void smaps_for(const void *addr, struct smaps_vma *v)
 	free(buf);
 }
 
+long long region_rss_kb(struct region *r)
+{
+	struct smaps_vma v;
+
+	smaps_for(r->base, &v);
+	return v.found ? v.rss_kb : -1;
+}
+
 static int mthp_stat(uint64_t size, uint64_t *v)
 {
 	char path[160];

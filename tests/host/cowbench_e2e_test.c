@@ -251,6 +251,96 @@ TEST(nofork_takes_no_faults)
 	check_json(_metadata, &e);
 }
 
+/*
+ * The result lines of R.out whose field a equals field b (b a field name)
+ * or the number v (b NULL); -1 when a line does not parse.
+ */
+static int results_with(const char *a, const char *b, double v)
+{
+	static char buf[1 << 20];
+	char *save = NULL, *line;
+	int n = 0;
+
+	memcpy(buf, R.out, R.outlen + 1);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct jval *o = json_parse(line, NULL);
+
+		if (!o)
+			return -1;
+		if (!strcmp(jstr(o, "type"), "result") &&
+		    jnum(o, a) == (b ? jnum(o, b) : v))
+			n++;
+		json_free(o);
+	}
+	return n;
+}
+
+/* memcpy: every unit copied once a rep, no fault; --bytes defaults to the unit */
+TEST(memcpy_copies_without_faults)
+{
+	struct expect e = { "4k", "self", "seq", "self", 2, 1, 64, false, true };
+
+	RUN_OK("--scenario", "memcpy", "--size", "256K", "--reps", "2",
+	       "--verify", "--quiet", "--json", "-");
+	EXPECT_EQ(2, results_with("faults", NULL, 0))
+	TH_LOG("the copies faulted: %.300s", R.out);
+	EXPECT_EQ(2, results_with("bytes", "unit", 0));
+	check_json(_metadata, &e);
+	RUN_OK("--scenario", "memcpy", "--unit", "2M", "--size", "4M",
+	       "--pattern", "rand", "--reps", "1", "--verify", "--quiet",
+	       "--json", "-");
+	EXPECT_EQ(1, results_with("bytes", NULL, 2 << 20));
+	EXPECT_EQ(1, results_with("writes", NULL, 2));
+	/* --verify checks the copies: a corrupted destination fails */
+	run_bench("COWBENCH_TEST_CORRUPT=1", "--scenario", "memcpy", "--size",
+		  "256K", "--reps", "1", "--verify", "--quiet", NULL);
+	ASSERT_EQ(1, R.status);
+	ASSERT_NE(NULL, strstr(R.err, "VERIFY FAILED")) TH_LOG("%s", R.err);
+}
+
+/* trap: one minor fault per read, each mapping the zero page (page_ok) */
+TEST(trap_maps_the_zero_page)
+{
+	struct expect e = {
+		"4k", "self", "rand", "self", 2, 1, 256, true, true
+	};
+
+	RUN_OK("--scenario", "trap", "--size", "1M", "--pattern", "rand",
+	       "--reps", "2", "--verify", "--quiet", "--json", "-");
+	EXPECT_EQ(2, results_with("minflt", "pages", 0))
+	TH_LOG("minflt != pages: %.300s", R.out);
+	EXPECT_NE(NULL, strstr(R.out, "smaps_rss_kb=0"));
+	check_json(_metadata, &e); /* last: it cuts R.out into lines */
+}
+
+/* populate: one timed call a window, one fault a page, the window in the JSON */
+TEST(populate_windows)
+{
+	struct expect e = {
+		"4k", "child", "seq", "child", 2, 1, 16, false, true
+	};
+
+	run_bench(NULL, "--scenario", "populate", "--window", "16", "--size",
+		  "1M", "--reps", "2", "--verify", "--quiet", "--json", "-",
+		  NULL);
+	if (R.status == 4)
+		SKIP(return, "%.200s", R.err);
+	ASSERT_EQ(0, R.status) TH_LOG("stderr: %s", R.err);
+	EXPECT_EQ(2, results_with("window", NULL, 16));
+	EXPECT_EQ(2, results_with("faults", "pages", 0))
+	TH_LOG("COW not broken once a page: %.300s", R.out);
+	EXPECT_NE(NULL, strstr(R.out, "\"type\":\"summary\""));
+	check_json(_metadata, &e);
+	RUN_OK("--scenario", "populate", "--size", "64K", "--reps", "1",
+	       "--quiet", "--json", "-");
+	EXPECT_EQ(1, results_with("window", NULL, 1));
+	EXPECT_EQ(1, results_with("writes", NULL, 16));
+	/* the other scenarios' lines have no window */
+	RUN_OK("--size", "64K", "--reps", "1", "--quiet", "--json", "-");
+	EXPECT_EQ(NULL, strstr(R.out, "\"window\""));
+}
+
 TEST(verify_catches_a_mismatch)
 {
 	run_bench("COWBENCH_TEST_CORRUPT=1", "--size", "1M", "--reps", "1",
@@ -277,11 +367,33 @@ TEST(bad_input_exits_2)
 		{ "--frobnicate", NULL, NULL },	 { "--touch-frac", "2", NULL },
 		{ "--size", NULL, NULL },
 	};
+	/* the anchors' options: each wrong use is a usage error */
+	static const char *const bad_scn[][5] = {
+		{ "populate", "--window", "0", NULL, NULL },
+		{ "populate", "--window", "513", NULL, NULL },
+		{ "populate", "--window", "3", NULL, NULL }, /* 1M % 12K */
+		{ "cow", "--window", "4", NULL, NULL },
+		{ "populate", "--pattern", "rand", NULL, NULL },
+		{ "populate", "--who", "parent", NULL, NULL },
+		{ "populate", "--unit", "8K", NULL, NULL },
+		{ "populate", "--page", "thp", NULL, NULL },
+		{ "trap", "--bytes", "64", NULL, NULL },
+		{ "trap", "--page", "file", NULL, NULL },
+		{ "memcpy", "--page", "zero", NULL, NULL },
+		{ "memcpy", "--bytes", "8K", NULL, NULL },
+	};
 	unsigned int i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		run_bench(NULL, bad[i][0], bad[i][1], NULL);
 		EXPECT_EQ(2, R.status) TH_LOG("%s %s", bad[i][0], bad[i][1]);
+		EXPECT_NE(NULL, strstr(R.err, "cowbench: "));
+	}
+	for (i = 0; i < sizeof(bad_scn) / sizeof(bad_scn[0]); i++) {
+		run_bench(NULL, "--size", "1M", "--scenario", bad_scn[i][0],
+			  bad_scn[i][1], bad_scn[i][2], NULL);
+		EXPECT_EQ(2, R.status)
+		TH_LOG("%s %s %s", bad_scn[i][0], bad_scn[i][1], bad_scn[i][2]);
 		EXPECT_NE(NULL, strstr(R.err, "cowbench: "));
 	}
 }
@@ -306,9 +418,16 @@ TEST(help_and_list)
 {
 	RUN_OK("--help");
 	ASSERT_NE(NULL, strstr(R.out, "--touch-frac"));
+	/* the anchors: --window, and which memcpy --size is hot or cold */
+	ASSERT_NE(NULL, strstr(R.out, "--window N"));
+	ASSERT_NE(NULL, strstr(R.out, "HOT (e.g. 256K"));
+	ASSERT_NE(NULL, strstr(R.out, "COLD (e.g."));
 	RUN_OK("--list");
 	ASSERT_NE(NULL, strstr(R.out, "cow "));
 	ASSERT_NE(NULL, strstr(R.out, "hugetlb-2m"));
+	ASSERT_NE(NULL, strstr(R.out, "memcpy "));
+	ASSERT_NE(NULL, strstr(R.out, "trap "));
+	ASSERT_NE(NULL, strstr(R.out, "populate "));
 }
 
 TEST_HARNESS_MAIN
