@@ -81,7 +81,7 @@ shell: kernel-$(KERNEL) initramfs
 		$(if $(filter debug,$(KERNEL)),--mem 3072 --hugepages "128 0") $(if $(FEATURES),--set features=$(FEATURES))
 
 run: deps
-	@scripts/study.sh $(if $(QUICK),--quick)
+	@scripts/study.sh $(if $(QUICK),--quick) $(if $(NOHOST),--no-host)
 
 test: deps
 	@scripts/test.py

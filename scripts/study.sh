@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# make run: build what is missing, boot the patched kernel once per part of
+# make run: measure the host anchors (scripts/host-anchors: the same costs on
+# the host kernel, before anything else runs), build what is missing, boot
+# the patched kernel once per part of
 # the study (the "study" plan RUNS times, and a vanilla kernel of the same
 # config RUNS times for the overhead ratio), gather everything under
 # results/<stamp>/ and write one report (scripts/report: a front page that
@@ -9,7 +11,8 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--part all|overhead|snapshot|hugecow|precopy|odf|redis]
+usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-host]
+                        [--part all|host|overhead|snapshot|hugecow|precopy|odf|redis]
                         [--accel tcg|icount|kvm] [--jobs N] [--dry-run] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
@@ -18,7 +21,13 @@ usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--part a
                 (make run QUICK=1): the whole report in minutes, its
                 figures noisier; the SIZES variables below still win
   --no-vanilla  skip the vanilla kernel (no overhead ratio)
+  --no-host     skip the host anchors (the report says they did not run)
   --part P      all (default): every part below; or one of them:
+                host      scripts/host-anchors (--quick with --quick): the
+                          unit costs of COW on the host kernel, this
+                          machine's CPU, for the report to set beside the
+                          emulated ones; first, before any build or boot
+                          (wall-clock figures: nothing may run beside it)
                 overhead  the study plan: patched kernel RUNS boots
                           (instrumentation overhead, the page-size matrix
                           with every COW logged), vanilla kernel RUNS boots
@@ -57,13 +66,14 @@ USAGE
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
 args="$*"
-runs=3 reps=3 vanilla=1 out= part=all accel=${GUEST_ACCEL:-tcg} quick=0 nlanes=$(nproc) dry=0
+runs=3 reps=3 vanilla=1 host=1 out= part=all accel=${GUEST_ACCEL:-tcg} quick=0 nlanes=$(nproc) dry=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift ;;
 	--quick) quick=1 ;;
 	--reps) reps=$2; shift ;;
 	--no-vanilla) vanilla=0 ;;
+	--no-host) host=0 ;;
 	--part) part=$2; shift ;;
 	--accel) accel=$2; shift ;;
 	--jobs) nlanes=$2; shift ;;
@@ -84,8 +94,8 @@ fi
 for n in "$runs" "$reps" "$nlanes"; do
 	case "$n" in '' | *[!0-9]* | 0*) echo "study.sh: --runs/--reps/--jobs take positive numbers" >&2; exit 2 ;; esac
 done
-case "$part" in all | overhead | snapshot | hugecow | precopy | odf | redis) ;; *) echo "study.sh: --part takes all, overhead, snapshot, hugecow, precopy, odf or redis" >&2; exit 2 ;; esac
-case "$part" in snapshot | hugecow | precopy | odf | redis) vanilla=0 ;; esac
+case "$part" in all | host | overhead | snapshot | hugecow | precopy | odf | redis) ;; *) echo "study.sh: --part takes all, host, overhead, snapshot, hugecow, precopy, odf or redis" >&2; exit 2 ;; esac
+case "$part" in host | snapshot | hugecow | precopy | odf | redis) vanilla=0 ;; esac
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top" || exit 1
 B=$top/build
@@ -111,8 +121,29 @@ acc_of() {
 [ $dry = 1 ] && out=$(mktemp -d)
 mkdir -p "$out/raw" || exit 1
 rm -f "$out/failed.txt"
-[ $dry = 1 ] || step "build: make kernel-base initramfs (tree, patched kernel, selftests, benchmarks, guest tests)"
-[ $dry = 1 ] || make -s -C "$top" kernel-base initramfs || exit 1
+# the host anchors first: wall-clock figures of the host kernel, so
+# nothing else may run beside them (no build, no boot)
+if [ $host = 1 ] && want host; then
+	hargs=$([ $quick = 1 ] && echo --quick)
+	if [ $dry = 1 ]; then
+		echo "host anchors [host]: scripts/host-anchors${hargs:+ $hargs}"
+	else
+		step "start host anchors: scripts/host-anchors${hargs:+ $hargs} (this machine's CPU, the host kernel)"
+		s=$(date +%s)
+		# shellcheck disable=SC2086
+		if scripts/host-anchors --out "$out" $hargs >"$out/host.log" 2>&1; then
+			step "done  host anchors in $(($(date +%s) - s))s ($(grep -c '^host-anchors: \[.*skipped' "$out/host.log") skipped)"
+		else
+			echo "!! host anchors failed: see ${out#"$top"/}/host.log and host/run.json" >&2
+			tail -n 5 "$out/host.log" >&2
+			echo "host anchors" >>"$out/failed.txt"
+		fi
+	fi
+fi
+if [ "$part" != host ]; then
+	[ $dry = 1 ] || step "build: make kernel-base initramfs (tree, patched kernel, selftests, benchmarks, guest tests)"
+	[ $dry = 1 ] || make -s -C "$top" kernel-base initramfs || exit 1
+fi
 if [ $vanilla = 1 ]; then
 	# the vanilla kernel builds while the patched kernel's boots run
 	[ $dry = 1 ] || step "build: make kernel-vanilla (same config, no series), in the background"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# TAP tests for the host scripts that judge guest runs: ktap-compare,
-# splat-scan, stream-split.
+# TAP tests for the host scripts: ktap-compare, splat-scan, stream-split,
+# test.py, features.py, redis-report, study.sh, host-anchors.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 fx=$top/tests/host/fixtures/scripts
 . "$top/tests/host/tap.sh"
@@ -204,8 +204,15 @@ t "cowlab_uapi.h is the only place the programs define them" bash -c "! grep -rl
 st=$top/scripts/study.sh
 "$st" --dry-run >"$tmp/dry" 2>&1
 t "study.sh --dry-run: exit 0, 11 boots, nothing built" bash -c "[ \$(grep -c 'scripts/run-guest.sh' '$tmp/dry') = 11 ] && ! grep -q '^== build' '$tmp/dry'"
-t "study.sh: the CPU-work parts under -icount, first; snapshot and Redis under TCG, last" bash -c \
-	"grep -o '\[[a-z]*\]' '$tmp/dry' | uniq | tr -d '\n' | grep -qx '\[icount\]\[tcg\]' && tail -n 2 '$tmp/dry' | grep -q '^snapshot' && tail -n 1 '$tmp/dry' | grep -q '^Redis'"
+t "study.sh: the host anchors first; the CPU-work parts under -icount; snapshot and Redis under TCG, last" bash -c \
+	"grep -o '\[[a-z]*\]' '$tmp/dry' | uniq | tr -d '\n' | grep -qx '\[host\]\[icount\]\[tcg\]' && tail -n 2 '$tmp/dry' | grep -q '^snapshot' && tail -n 1 '$tmp/dry' | grep -q '^Redis'"
+t "study.sh --dry-run: the host anchors, once, first, before any build" bash -c \
+	"[ \"\$(grep -c host-anchors '$tmp/dry')\" = 1 ] && head -n 1 '$tmp/dry' | grep -qx 'host anchors \[host\]: scripts/host-anchors'"
+"$st" --dry-run --quick >"$tmp/dryq" 2>&1
+"$st" --dry-run --no-host >"$tmp/drynh" 2>&1
+"$st" --dry-run --part host >"$tmp/dryh" 2>&1
+t "study.sh --quick: host-anchors --quick; --no-host: none; --part host: the anchors alone" bash -c \
+	"head -n 1 '$tmp/dryq' | grep -qx 'host anchors \[host\]: scripts/host-anchors --quick' && ! grep -q host-anchors '$tmp/drynh' && [ \$(grep -c run-guest '$tmp/drynh') = 11 ] && [ \"\$(cat '$tmp/dryh')\" = 'host anchors [host]: scripts/host-anchors' ]"
 t "study.sh: the vanilla kernel runs the overhead part only" bash -c \
 	"[ \$(grep -c 'obj-vanilla.*part=overhead' '$tmp/dry') = 3 ] && ! grep 'obj-vanilla' '$tmp/dry' | grep -vq part=overhead"
 "$st" --dry-run --part odf --accel kvm >"$tmp/dry2" 2>&1
@@ -215,6 +222,64 @@ for arg in "--jobs 0" "--part nope" "--accel xen" "--runs x" "--frob"; do
 	"$st" $arg --dry-run >/dev/null 2>"$tmp/err"
 	t "study.sh $arg: exit 2, says why" bash -c "[ $? = 2 ] && grep -q 'study.sh' '$tmp/err'"
 done
+
+# host-anchors: usage, bad input changes nothing; a run with a stand-in
+# cowbench (no benchmark runs) and a stand-in 2 MiB pool
+ha=$top/scripts/host-anchors
+"$ha" --help >"$tmp/hah" 2>&1
+t "host-anchors --help: exit 0, names its outputs" bash -c "[ $? = 0 ] && grep -q 'OUT/host/anchors.jsonl' '$tmp/hah' && grep -q 'OUT/host/run.json' '$tmp/hah'"
+"$ha" --list >"$tmp/hal" && "$ha" --list --quick >"$tmp/halq"
+t "host-anchors --list: 13 anchors (--quick 11), each a cowbench command" bash -c \
+	"[ \$(grep -c ' cowbench --scenario ' '$tmp/hal') = 13 ] && [ \$(grep -c ' cowbench --scenario ' '$tmp/halq') = 11 ] && grep -q '^cow-4k .*--who child --pattern seq --bytes 1' '$tmp/hal'"
+: >"$tmp/afile"
+# every one is refused before anything is built, run or written
+for arg in "--only nosuch" "--quick --only populate-w4" "--cowbench $tmp/nosuch" "--frob"; do
+	# shellcheck disable=SC2086
+	"$ha" $arg --out "$tmp/ha-bad" >/dev/null 2>"$tmp/err"
+	t "host-anchors $arg: exit 2, says why, writes nothing" bash -c "[ $? = 2 ] && grep -q 'host-anchors' '$tmp/err' && ! grep -q Traceback '$tmp/err' && [ ! -e '$tmp/ha-bad' ]"
+done
+"$ha" --out "$tmp/afile" >/dev/null 2>"$tmp/err"
+t "host-anchors --out FILE: exit 2, says why, the file untouched" bash -c "[ $? = 2 ] && grep -q 'not a directory' '$tmp/err' && [ ! -s '$tmp/afile' ]"
+fake=$tmp/fakebench
+cat >"$fake" <<'SH'
+#!/bin/bash
+# a stand-in cowbench: one result line an anchor; trap is skipped, populate-w1 fails
+label= json=
+while [ $# -gt 0 ]; do case $1 in --label) label=$2; shift ;; --json) json=$2; shift ;; esac; shift; done
+case $label in
+trap) echo '{"type":"result","label":"trap","skipped":"no trap here"}' >>"$json"; echo "skip: no trap here"; exit 4 ;;
+populate-w1) echo "cowbench: boom" >&2; exit 1 ;;
+hugetlb-2m) cat "$COWLAB_HUGEPAGES_2M/nr_hugepages" >"$COWLAB_HUGEPAGES_2M/seen"; [ -n "${KILL_PARENT:-}" ] && { kill -TERM $PPID; exec sleep 10; } ;;
+esac
+echo "{\"type\":\"result\",\"label\":\"$label\",\"p50_ns\":1000,\"p99_ns\":2000,\"page_ok\":true,\"size\":16777216}" >>"$json"
+SH
+chmod +x "$fake"
+hp=$tmp/hp
+mkdir -p "$hp" && echo 0 >"$hp/nr_hugepages" && ln -s nr_hugepages "$hp/free_hugepages"
+only=cow-4k,trap,hugetlb-2m,populate-w1
+COWLAB_HUGEPAGES_2M=$hp "$ha" --quick --cowbench "$fake" --only $only --out "$tmp/ha" >"$tmp/ha.out" 2>&1
+rc=$?
+hj() { /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($1)" "$2" 2>&1; }
+cmd=$(hj 'r["command"]' "$tmp/ha/host/run.json") skip=$(hj 'r["skipped"]' "$tmp/ha/host/run.json")
+failed=$(hj '[x["anchor"] for x in r["failed"]]' "$tmp/ha/host/run.json")
+t "host-anchors: a failed anchor is exit 1, the others still run" bash -c \
+	"[ $rc = 1 ] && [ \$(grep -c '\"label\"' '$tmp/ha/host/anchors.jsonl') = 3 ] && grep -q 'populate-w1: FAILED (exit 1): cowbench: boom' '$tmp/ha.out'"
+ran_as_told() {
+	[ "$cmd" = "scripts/host-anchors --quick --cowbench $fake --only $only --out $tmp/ha" ] &&
+		[ "$skip" = "[{'anchor': 'trap', 'reason': 'no trap here'}]" ] && [ "$failed" = "['populate-w1']" ]
+}
+t "host-anchors: run.json names the command, the skipped anchor with its reason, the failed one" ran_as_told
+if [ "$(id -u)" = 0 ]; then
+	t "host-anchors: the 2 MiB pool raised for the hugetlb anchor (16 pages), then restored" bash -c "[ \"\$(cat '$hp/seen')\" = 16 ] && [ \"\$(cat '$hp/nr_hugepages')\" = 0 ]"
+	rm -f "$hp/seen"
+	KILL_PARENT=1 COWLAB_HUGEPAGES_2M=$hp "$ha" --quick --cowbench "$fake" --only hugetlb-2m --out "$tmp/ha2" >"$tmp/ha2.out" 2>&1
+	rc=$? stopped=$(hj 'r["stopped"]' "$tmp/ha2/host/run.json")
+	t "host-anchors: SIGTERM during the hugetlb anchor: exit 130, pool restored, run.json says stopped" bash -c \
+		"[ $rc = 130 ] && [ \"\$(cat '$hp/seen')\" = 16 ] && [ \"\$(cat '$hp/nr_hugepages')\" = 0 ] && [ '$stopped' = 'signal 15' ]"
+else
+	t "host-anchors: not root, the hugetlb anchor is skipped with the reason" bash -c \
+		"[ ! -e '$hp/seen' ] && grep -q 'hugetlb-2m: skipped: 0 free 2 MiB huge pages, 16 needed, and not root' '$tmp/ha.out'"
+fi
 
 echo "1..$n"
 exit $bad
