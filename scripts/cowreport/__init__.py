@@ -5,6 +5,6 @@ load (the guest's files and JSON lines), stats (summaries over reps, one
 policy for empty input), md (Markdown tables), plot (gnuplot over
 scripts/plots/*.gp), dmesg (cow_stat: samples), section (what every
 study's section is made of), a module per study (overhead, precopy, odf,
-snapshot, hugecow, redis), front (the targets and the front page) and
+snapshot, hugecow, redis, host), front (the targets and the front page) and
 whole (report.md).  Entry points: scripts/report and the per-study
 scripts/*-report, scripts/cow-dmesg-parse."""

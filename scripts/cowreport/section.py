@@ -13,8 +13,10 @@ CAVEAT = {
                "(1 ns each), so a time is an instruction count: independent of host load, "
                "comparable between kernels, not a real-hardware latency"),
     "kvm": "accel=kvm: absolute times come from a virtual machine; compare ratios",
+    "host": ("the host kernel on this machine's CPU, no emulation: wall-clock latencies, as quiet "
+             "as the host was (its load is stated)"),
 }
-SHORT = {"tcg": "TCG", "icount": "-icount", "kvm": "KVM"}
+SHORT = {"tcg": "TCG", "icount": "-icount", "kvm": "KVM", "host": "host"}
 
 
 def caveat(accel):

@@ -4,7 +4,8 @@
 Writes RESULTS/report.md: the front page (each question of the brief, its
 headline, target and verdict), then a section per part present: the
 overhead and page-size study (raw/, which also writes summary.json), pre-copy,
-on-demand fork, snapshots, huge-page COW, Redis; then the sources (every
+on-demand fork, snapshots, huge-page COW, Redis; the host anchors beside the
+guest's figures (always: "not run" without host/); then the sources (every
 raw file and the command that made it).  Plots go to RESULTS/plots/, and
 links in report.md are relative to RESULTS.
 """
@@ -14,7 +15,7 @@ import datetime
 import os
 import sys
 
-from . import front, hugecow, load, md, odf, overhead, plot, precopy, redis, section, snapshot
+from . import front, host, hugecow, load, md, odf, overhead, plot, precopy, redis, section, snapshot
 from .stats import NA
 
 STUDIES = (precopy, odf, snapshot, hugecow, redis)
@@ -38,6 +39,8 @@ def sources(results, meta, sections):
         out += ["No meta.json in the results.", ""]
     rows = []
     for sec in sections.values():
+        if not os.path.isdir(os.path.join(results, sec.part)):
+            continue
         dirs = [os.path.join(sec.part, b) for b in overhead.boots(results)] if sec.part == overhead.PART else [sec.part]
         for d in dirs:
             p = load.provenance(results, os.path.join(results, d))
@@ -73,6 +76,8 @@ def whole(results, forced=None, gnuplot="gnuplot", plots=True):
             sections[study.PART] = sec
     order = [q.part for q in front.QUESTIONS]
     sections = {p: sections[p] for p in sorted(sections, key=order.index)}
+    # the host anchors last, beside the guest's page-size figures
+    sections[host.PART] = host.build(results, S, sections.get(overhead.PART))
     failures = [f for sec in sections.values() for f in sec.failures]
     # the boots (or the vanilla build) that study.sh saw fail
     fpath = os.path.join(results, "failed.txt")
@@ -93,6 +98,7 @@ def whole(results, forced=None, gnuplot="gnuplot", plots=True):
         md.code(os.path.basename(os.path.abspath(results))), made, (meta or {}).get("kernel", "?"), when), ""]
     if failures:
         intro += ["**Failures:** " + "; ".join(failures) + ".", ""]
+    intro += host.front_line(sections[host.PART])
     lines = front.page(sections, TITLE, intro) + [""]
     for sec in sections.values():
         lines += sec.render()
@@ -107,7 +113,7 @@ def main(argv=None):
         prog="report",
         description="Write the report of a cowlab results directory (scripts/study.sh): report.md (a front "
                     "page answering the brief's questions, then a section per part present: raw/, precopy/, "
-                    "odf/, snapshot/, hugecow/, redis/), summary.json (the overhead and page-size study, "
+                    "odf/, snapshot/, hugecow/, redis/; and always the host anchors, host/, beside the guest's figures), summary.json (the overhead and page-size study, "
                     "when raw/ is there; fields: docs/report-fields.md) and gnuplot PNGs under plots/.",
         epilog="Exit status: 0 report written (missing inputs are listed in it; a part that did not run is "
                "'not run'); 1 report written but a part's report found a failure (a snapshot that did not "

@@ -565,6 +565,101 @@ def whole_failed_boots():
     assert "failed: THP COW policies" in err, err
 
 
+# ------------------------------------------------------------ host anchors
+
+def with_host(name, raw=True, host=True):
+    """A results dir: results-mini (raw=True) and the host anchors' fixture
+    (tests/host/fixtures/host: 4K COW fault p50 5000 ns, memcpy 4K cold 500
+    and hot 150 ns, populate windows of 512 at 1000 ns a page)."""
+    d = os.path.join(results().tmp, name)
+    if raw:
+        shutil.copytree(fx("results-mini"), d)
+    else:
+        os.makedirs(d)
+    if host:
+        shutil.copytree(fx("host"), os.path.join(d, "host"))
+    return d
+
+
+def host_section(text):
+    return text.split("\n## Host anchors", 1)[1].split("\n## ", 1)[0]
+
+
+@test
+def host_side_by_side():
+    """report: host anchors beside the guest's: copy share host 10.0 %, emulated 23.6 %; environment, command, table"""
+    d = with_host("host")
+    rc, text, err = report_md(d, "--no-plots")
+    eq(rc, 0, "exit (%s)" % err)
+    h = host_section(text)
+    assert "**copy share of a 4 KiB COW fault: host 10.0 %, emulated 23.6 % (TCG)**" in h, h[:2000]
+    assert "with a hot copy 3.0 %" in h
+    for env in ("Fixture CPU 3000 (2 CPUs, virtualised, last-level cache 32M)", "kernel 6.18.44-host x86_64",
+                "THP enabled madvise (defrag madvise)", "load average 0.12 at the start and 0.50 at the end"):
+        assert env in h, "environment: %r" % env
+    assert "Raw: [`host/anchors.jsonl`](host/anchors.jsonl); made by " \
+           "`scripts/host-anchors --out results/fixture --quick` (host/run.json)" in h, "source line"
+    rows = {r[0]: r for r in ([c.strip() for c in l.strip("|").split(" | ")] for l in h.splitlines() if l.startswith("| `"))}
+    eq(sorted(rows), sorted("`%s`" % a for a in ("cow-4k", "memcpy-4k-hot", "memcpy-4k-cold", "memcpy-2m-cold",
+                                                 "trap", "thp-first-write", "fork", "populate-w1", "populate-w16",
+                                                 "populate-w512")), "a row an anchor that ran")
+    assert rows["`cow-4k`"][2] == "5 us (4.8 us–5.2 us, n=3)", rows["`cow-4k`"]
+    assert "4K first-write p50 (cowbench): 10.5 us" in rows["`cow-4k`"][6], "guest beside it"
+    assert "the kernel's 4K copy_ns p50 (cow_stat): 2.5 us" in rows["`memcpy-4k-cold`"][6]
+    assert rows["`fork`"][2].startswith("20 ms") and "fork() 80 ms" in rows["`fork`"][4], rows["`fork`"]
+    assert "1 us (1 us–1 us, n=3) a page" in rows["`populate-w512`"][4]
+    assert rows["`trap`"][5].startswith("**no** in 1 of 3: ") and "not the zero page" in rows["`trap`"][5]
+    assert "could save at most 80.0 % of the fault" in h, "batching bound"
+    assert "- skipped: `hugetlb-2m`: 0 free 2 MiB huge pages, 32 needed, and not root" in h
+    front = text.split("\n## ", 1)[0]
+    assert "Host anchors (this machine's CPU, host kernel): copy share of a 4 KiB COW fault: host 10.0 %, " \
+           "emulated 23.6 % (TCG) ([details](#host-anchors-the-same-costs-on-this-machines-cpu))" in front
+    assert "| host | [anchors.jsonl](host/anchors.jsonl), [run.json](host/run.json) | " \
+           "`scripts/host-anchors --out results/fixture --quick` | host/run.json | host |" in text, "sources row"
+    slugs = {slug(x) for x in re.findall(r"^#+ (.*)$", text, re.M)}
+    for link in set(re.findall(r"\]\(#([^)]+)\)", h)):
+        assert link in slugs, "no heading for #%s" % link
+    for bad in (TOP, d, results().tmp):
+        assert bad not in text, "%r in report.md" % bad
+
+
+@test
+def host_absent_and_alone():
+    """report: no host/ says the part did not run (host n/a); host/ without raw/: emulated n/a; no run.json"""
+    d = with_host("nohost", host=False)
+    rc, text, err = report_md(d, "--no-plots")
+    eq(rc, 0, "exit (%s)" % err)
+    h = host_section(text)
+    assert "No host part in these results (no host/anchors.jsonl)" in h, h
+    assert "- copy share of a 4 KiB COW fault: host n/a, emulated 23.6 % (TCG)" in h
+    assert "Raw: none (no `host/anchors.jsonl`)" in h and "](host/" not in text, "no link to a missing file"
+    d = with_host("hostonly", raw=False)
+    os.remove(os.path.join(d, "host", "run.json"))
+    rc, text, err = report_md(d)
+    eq(rc, 0, "exit (%s)" % err)
+    h = host_section(text)
+    assert "copy share of a 4 KiB COW fault: host 10.0 %, emulated n/a" in h, h[:1500]
+    assert "no study boots in raw/ here: n/a" in h and "Environment: unknown (no host/run.json)" in h
+    assert "4K first-write p50 (cowbench): n/a" in h, "guest column n/a"
+    assert "made by" not in h.split("\n\n")[2], "no command without run.json"
+
+
+@test
+def host_unreadable():
+    """report: a bad line in host/anchors.jsonl names file:line, fails the report (exit 1), the rest written"""
+    d = with_host("hostbad")
+    p = os.path.join(d, "host", "anchors.jsonl")
+    with open(p) as f:
+        n = len(f.readlines()) + 1
+    with open(p, "a") as f:
+        f.write('{"type": "result", "label"\n')
+    rc, text, err = report_md(d, "--no-plots")
+    eq(rc, 1, "exit")
+    where = "host/anchors.jsonl:%d: not a JSON line" % n
+    assert where in host_section(text) and where in err, err
+    assert "23.6%" in text, "the other sections still written"
+
+
 @test
 def stats_empty_input():
     """stats: no values is None and n/a, never a crash or a 0"""
