@@ -35,8 +35,15 @@
  *     the batch; then, as wp_page_copy() does per page: the new folio's
  *     rmap, LRU and PTE, and only after the flush the old folio's rmap.
  *
- * A pre-copied folio carries COW_PRECOPY_MARK in ->private until it is
- * written (cow_precopy_used) or unmapped unwritten (cow_precopy_wasted).
+ * With vm.cow_precopy_large, in the fixed modes, the batches of the window
+ * end on COW_PRECOPY_LARGE_SIZE boundaries, and an aligned batch whose every
+ * page is a candidate is copied into one folio of COW_PRECOPY_LARGE_ORDER
+ * instead (cow_precopy_large()): one allocation, charge, rmap and LRU
+ * insertion for the batch; any failure falls back to the order-0 copies.
+ *
+ * An order-0 pre-copied folio carries COW_PRECOPY_MARK in ->private until
+ * it is written (cow_precopy_used) or unmapped unwritten
+ * (cow_precopy_wasted); large copies are counted in cow_precopy_large only.
  *
  * Off by default: vm.cow_precopy_max = 0 disables cow_precopy_key, and
  * every hook in the fault and unmap paths is a static branch.
@@ -48,6 +55,7 @@
 #include <linux/cacheflush.h>
 #include <linux/cow_precopy.h>
 #include <linux/highmem.h>
+#include <linux/huge_mm.h>
 #include <linux/hugetlb.h>
 #include <linux/init.h>
 #include <linux/jump_label.h>
@@ -78,6 +86,14 @@ DEFINE_STATIC_KEY_FALSE(cow_precopy_key);
 #define COW_PRECOPY_WINDOW_INIT	4
 /* Pages per PTL round trip and TLB flush: bounds the stack used. */
 #define COW_PRECOPY_BATCH	16
+/*
+ * vm.cow_precopy_large: an aligned batch whose every page is a candidate
+ * is copied into one folio of this order (64K with 4K pages).
+ */
+#define COW_PRECOPY_LARGE_ORDER	ilog2(COW_PRECOPY_BATCH)
+#define COW_PRECOPY_LARGE_SIZE	(PAGE_SIZE << COW_PRECOPY_LARGE_ORDER)
+/* cow_precopy_large(): no write fault in the batch (never page-aligned) */
+#define COW_PRECOPY_NO_TARGET	ULONG_MAX
 
 /*
  * Speculative allocations and charges: never enter direct reclaim, never
@@ -106,6 +122,7 @@ enum {
 
 static int sysctl_cow_precopy_max;
 static int sysctl_cow_precopy_mode;
+static int sysctl_cow_precopy_large;
 static int cow_precopy_window_max = COW_PRECOPY_WINDOW_MAX;
 /* Serialises the updates of cow_precopy_key. */
 static DEFINE_MUTEX(cow_precopy_mutex);
@@ -244,6 +261,142 @@ put:
 	return NULL;
 }
 
+/*
+ * May an aligned batch of @vma be copied into one large folio?  Only with
+ * vm.cow_precopy_large, in the fixed modes (the adaptive mode learns from
+ * the reuse faults of order-0 copies), with transparent huge pages not
+ * turned off system-wide (enabled "never"), and where the process or range
+ * has not refused huge pages (MADV_NOHUGEPAGE, PR_SET_THP_DISABLE).
+ */
+static bool cow_precopy_large_ok(struct vm_area_struct *vma, bool adaptive)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	if (adaptive || !READ_ONCE(sysctl_cow_precopy_large) ||
+	    !hugepage_global_enabled())
+		return false;
+	return !vma_thp_disabled(vma, vma->vm_flags) && !thp_disabled_by_hw();
+#else
+	return false;
+#endif
+}
+
+/**
+ * cow_precopy_large() - Pre-copy a whole aligned batch into one folio.
+ * @vmf: the write fault that copied the page before the batch.
+ * @lo: first address of the batch, aligned to %COW_PRECOPY_LARGE_SIZE.
+ * @slot: the batch's %COW_PRECOPY_BATCH slots, each a referenced candidate
+ *	whose PTE is @slot[i].orig.
+ * @writable: map the copies writable (vm.cow_precopy_mode 2).
+ * @target: the address of a write fault inside the batch, whose page is
+ *	@slot's and whose copy is mapped writable and dirty as wp_page_copy()
+ *	maps it; %COW_PRECOPY_NO_TARGET for none.
+ *
+ * One allocation of order %COW_PRECOPY_LARGE_ORDER, one memcg charge, the
+ * copies, then under one PTL hold: every PTE re-checked, all cleared, one
+ * TLB flush, one rmap and LRU insertion for the new folio, its PTEs, and
+ * the old pages' rmaps dropped after the flush.  All or nothing: a page
+ * that changed since the snapshot leaves the whole batch to the caller.
+ * The copies carry no pre-copy mark: cow_precopy_used and
+ * cow_precopy_wasted count order-0 copies only.
+ *
+ * Return: true when the batch is mapped and the references of @slot are
+ * dropped; false when nothing changed (the caller copies page by page).
+ */
+static bool cow_precopy_large(struct vm_fault *vmf, unsigned long lo,
+			      struct cow_precopy_slot *slot, bool writable,
+			      unsigned long target)
+{
+	const unsigned int nr = COW_PRECOPY_BATCH;
+	const unsigned int nr_pre = target != COW_PRECOPY_NO_TARGET ? nr - 1 : nr;
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long hi = lo + COW_PRECOPY_LARGE_SIZE;
+	struct mmu_notifier_range range;
+	struct folio *dst;
+	spinlock_t *ptl;	/* the PTL of vmf->pmd's page table */
+	unsigned int i;
+	pte_t *base;
+	bool ok;
+
+	if (!cow_precopy_memcg_room(mm, nr))
+		return false;
+	dst = vma_alloc_folio(COW_PRECOPY_GFP, COW_PRECOPY_LARGE_ORDER, vma,
+			      lo, true);
+	if (!dst)
+		return false;
+	if (mem_cgroup_charge(dst, mm, COW_PRECOPY_GFP))
+		goto put;
+	for (i = 0; i < nr; i++) {
+		if (copy_mc_user_highpage(folio_page(dst, i), slot[i].src,
+					  lo + i * PAGE_SIZE, vma))
+			goto put;
+		kmsan_copy_page_meta(folio_page(dst, i), slot[i].src);
+	}
+	__folio_mark_uptodate(dst);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, lo, hi);
+	mmu_notifier_invalidate_range_start(&range);
+	base = pte_offset_map_lock(mm, vmf->pmd, lo, &ptl);
+	ok = base;
+	for (i = 0; ok && i < nr; i++)
+		ok = pte_same(ptep_get(base + i), slot[i].orig) &&
+		     cow_precopy_still_shared(slot[i].src);
+	if (!ok) {
+		if (base)
+			pte_unmap_unlock(base, ptl);
+		mmu_notifier_invalidate_range_end(&range);
+		goto put;
+	}
+	flush_cache_range(vma, lo, hi);
+	for (i = 0; i < nr; i++)
+		ptep_get_and_clear(mm, lo + i * PAGE_SIZE, base + i);
+	flush_tlb_range(vma, lo, hi);
+	/* one reference per PTE: the allocation's is the first */
+	folio_ref_add(dst, nr - 1);
+	folio_add_new_anon_rmap(dst, vma, lo, RMAP_EXCLUSIVE);
+	folio_add_lru_vma(dst, vma);
+	for (i = 0; i < nr; i++) {
+		unsigned long addr = lo + i * PAGE_SIZE;
+		pte_t entry = mk_pte(folio_page(dst, i), vma->vm_page_prot);
+
+		entry = pte_sw_mkyoung(entry);
+		VM_WARN_ON_ONCE(pte_write(entry));
+		if (addr == target) {
+			/* the write that faulted, as wp_page_copy() maps it */
+			entry = maybe_mkwrite(pte_mkdirty(entry), vma);
+		} else {
+			/* as cow_precopy_batch(), per PTE: soft-dirty differs */
+			if (pte_soft_dirty(slot[i].orig))
+				entry = pte_mksoft_dirty(entry);
+			if (writable && !pte_needs_soft_dirty_wp(vma, entry))
+				entry = pte_mkwrite(entry, vma);
+		}
+		set_pte_at(mm, addr, base + i, entry);
+	}
+	update_mmu_cache_range(vmf, vma, lo, base, nr);
+	/* only after the switch and the flush (see wp_page_copy()) */
+	for (i = 0; i < nr; i++)
+		folio_remove_rmap_pte(page_folio(slot[i].src), slot[i].src,
+				      vma);
+	pte_unmap_unlock(base, ptl);
+	mmu_notifier_invalidate_range_end(&range);
+
+	for (i = 0; i < nr; i++) {
+		struct folio *src = page_folio(slot[i].src);
+
+		folio_put(src);		/* the old PTE's reference */
+		free_swap_cache(src);
+		folio_put(src);		/* ours */
+		slot[i].src = NULL;
+	}
+	count_vm_events(COW_PRECOPY, nr_pre);
+	count_vm_events(COW_PRECOPY_LARGE, nr_pre);
+	return true;
+put:
+	folio_put(dst);
+	return false;
+}
+
 static inline unsigned long cow_precopy_addr(unsigned long start, int dir,
 					     unsigned int i)
 {
@@ -252,16 +405,18 @@ static inline unsigned long cow_precopy_addr(unsigned long start, int dir,
 
 /*
  * Pre-copy the @nr pages at @start, @start + @dir pages, ...: all in
- * vmf->vma and in the page table of vmf->pmd.  Adds the pages mapped to
- * *@copied.  Returns the number of positions handled: @nr, or fewer when
- * an allocation, a charge or a copy failed (the window ends there), or 0
+ * vmf->vma and in the page table of vmf->pmd; with @large, a whole aligned
+ * batch of candidates becomes one large folio (cow_precopy_large()), and
+ * page by page otherwise.  Adds the pages mapped to *@copied.  Returns
+ * the number of positions handled: @nr, or fewer when an allocation, a
+ * charge or a copy failed (the window ends there), or 0
  * when none of the @nr pages is a candidate: the pages ahead are private
  * already (a backward stream, a second pass) and the window ends too,
  * rather than take the PTL again for each further batch.
  */
 static unsigned int cow_precopy_batch(struct vm_fault *vmf,
 				      unsigned long start, int dir,
-				      unsigned int nr, bool writable,
+				      unsigned int nr, bool writable, bool large,
 				      unsigned int *copied)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -298,6 +453,12 @@ static unsigned int cow_precopy_batch(struct vm_fault *vmf,
 	pte_unmap_unlock(base, ptl);
 	if (!nr_cand)
 		return 0;
+	if (large && dir > 0 && nr_cand == COW_PRECOPY_BATCH &&
+	    IS_ALIGNED(lo, COW_PRECOPY_LARGE_SIZE) &&
+	    cow_precopy_large(vmf, lo, slot, writable, COW_PRECOPY_NO_TARGET)) {
+		*copied += nr;
+		return nr;
+	}
 
 	/* 2. Allocate and copy; the first failure ends the window. */
 	if (!cow_precopy_memcg_room(mm, nr_cand))
@@ -452,32 +613,75 @@ static unsigned int cow_precopy_adapt(struct cow_precopy_mm *st,
 	return win;
 }
 
+/*
+ * The largest window of @vma's mm in pages, 0 when pre-copy is off for it;
+ * *@adaptive when the adaptive mode sizes each window within it.
+ */
+static unsigned int cow_precopy_max_window(struct vm_area_struct *vma,
+					   bool *adaptive, bool *writable)
+{
+	unsigned int max = READ_ONCE(sysctl_cow_precopy_max);
+	int mode = READ_ONCE(sysctl_cow_precopy_mode);
+	int policy = READ_ONCE(vma->vm_mm->cow_precopy.policy);
+
+	/* the adaptive mode learns from the reuse faults: read-only there */
+	*writable = mode == COW_PRECOPY_MODE_FIXED_WRITABLE;
+	*adaptive = policy != COW_PRECOPY_POLICY_MAX &&
+		    mode == COW_PRECOPY_MODE_ADAPTIVE;
+	if (!max || policy == COW_PRECOPY_POLICY_DISABLE)
+		return 0;
+	return max;
+}
+
 /* The window for a copy fault at @addr, in pages, and its direction. */
 static unsigned int cow_precopy_window(struct vm_area_struct *vma,
 				       unsigned long addr, int *dir,
 				       bool *adaptive, bool *writable)
 {
-	struct cow_precopy_mm *st = &vma->vm_mm->cow_precopy;
-	unsigned int max = READ_ONCE(sysctl_cow_precopy_max);
-	int mode = READ_ONCE(sysctl_cow_precopy_mode);
-	int policy = READ_ONCE(st->policy);
+	unsigned int max = cow_precopy_max_window(vma, adaptive, writable);
 	unsigned int win;
 
 	*dir = 1;
-	*adaptive = false;
-	/* the adaptive mode learns from the reuse faults: read-only there */
-	*writable = mode == COW_PRECOPY_MODE_FIXED_WRITABLE;
-	if (!max || policy == COW_PRECOPY_POLICY_DISABLE)
+	if (!max) {
+		*adaptive = false;
 		return 0;
-	if (policy == COW_PRECOPY_POLICY_MAX ||
-	    mode != COW_PRECOPY_MODE_ADAPTIVE)
+	}
+	if (!*adaptive)
 		return max;
-	*adaptive = true;
-	win = cow_precopy_adapt(st, addr, max, dir);
+	win = cow_precopy_adapt(&vma->vm_mm->cow_precopy, addr, max, dir);
 	/* MADV_SEQUENTIAL asks for the whole window at once */
 	if (vma->vm_flags & VM_SEQ_READ)
 		win = max;
 	return win;
+}
+
+/*
+ * Pre-copy up to @win pages from @first on, in direction @dir, in batches
+ * (ending on COW_PRECOPY_LARGE_SIZE boundaries with @large).  Returns the
+ * positions handled; adds the pages mapped to *@copied.
+ */
+static unsigned int cow_precopy_run(struct vm_fault *vmf, unsigned long first,
+				    int dir, unsigned int win, bool writable,
+				    bool large, unsigned int *copied)
+{
+	unsigned int pos = 0;
+
+	while (pos < win && !fatal_signal_pending(current)) {
+		unsigned long start = cow_precopy_addr(first, dir, pos);
+		unsigned int n = min(win - pos, COW_PRECOPY_BATCH);
+		unsigned int got;
+
+		if (large && !IS_ALIGNED(start, COW_PRECOPY_LARGE_SIZE))
+			n = min_t(unsigned int, n,
+				  (ALIGN(start, COW_PRECOPY_LARGE_SIZE) -
+				   start) >> PAGE_SHIFT);
+		got = cow_precopy_batch(vmf, start, dir, n, writable, large,
+					copied);
+		pos += got;
+		if (got < n)
+			break;
+	}
+	return pos;
 }
 
 /**
@@ -495,8 +699,8 @@ void __cow_precopy_fault(struct vm_fault *vmf, struct folio *src)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	unsigned long addr = vmf->address & PAGE_MASK;
-	unsigned int win, avail, pos = 0, copied = 0;
-	bool adaptive, writable;
+	unsigned int win, avail, pos, copied = 0;
+	bool adaptive, writable, large;
 	int dir;
 
 	if (!src || !folio_test_anon(src) ||
@@ -511,24 +715,87 @@ void __cow_precopy_fault(struct vm_fault *vmf, struct folio *src)
 	if (dir > 0)
 		avail--;	/* the faulting page itself */
 	win = min(win, avail);
-
-	while (pos < win && !fatal_signal_pending(current)) {
-		unsigned int n = min(win - pos, COW_PRECOPY_BATCH);
-		unsigned int got;
-
-		got = cow_precopy_batch(vmf, cow_precopy_addr(addr, dir,
-							      pos + 1),
-					dir, n, writable, &copied);
-		pos += got;
-		if (got < n)
-			break;
-	}
+	large = cow_precopy_large_ok(vma, adaptive);
+	pos = cow_precopy_run(vmf, cow_precopy_addr(addr, dir, 1), dir, win,
+			      writable, large, &copied);
 	if (adaptive) {
 		struct cow_precopy_mm *st = &vma->vm_mm->cow_precopy;
 
 		WRITE_ONCE(st->next, cow_precopy_addr(addr, dir, pos + 1));
 		WRITE_ONCE(st->issued, copied);
 	}
+}
+
+/**
+ * __cow_precopy_block() - Copy a COW fault's whole aligned block, then more.
+ * @vmf: the write fault on @vmf->page, a page of @src; PTL not held, the
+ *	mmap_lock or the VMA lock held, anon_vma prepared.
+ * @src: the order-0 folio the fault would copy, referenced by the caller.
+ *
+ * Called through cow_precopy_block() by wp_page_copy() before it copies
+ * 4K.  With vm.cow_precopy_large in a fixed mode, when the faulting page
+ * and the 15 others of its %COW_PRECOPY_LARGE_SIZE-aligned block are all
+ * candidates, copies the block into one large folio with
+ * cow_precopy_large(): the faulting page mapped writable and dirty as
+ * wp_page_copy() would, the others as pre-copies; then pre-copies the
+ * window that follows the block, so that its batches are aligned too.
+ * Without it, the 15 others of the fault's block would be copied one by
+ * one on every fault of a sequential stream.
+ *
+ * Return: 0 when the fault is handled (the caller counts the COW copy and
+ * drops its reference), %VM_FAULT_FALLBACK when the caller must copy 4K.
+ */
+vm_fault_t __cow_precopy_block(struct vm_fault *vmf, struct folio *src)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr = vmf->address & PAGE_MASK;
+	unsigned long lo = ALIGN_DOWN(addr, COW_PRECOPY_LARGE_SIZE);
+	unsigned long hi = lo + COW_PRECOPY_LARGE_SIZE;
+	struct cow_precopy_slot slot[COW_PRECOPY_BATCH];
+	unsigned int i, max, avail, copied = 0;
+	bool adaptive, writable;
+	spinlock_t *ptl;	/* the PTL of vmf->pmd's page table */
+	pte_t *base;
+
+	if (!folio_test_anon(src) || folio_test_large(src) ||
+	    (vmf->flags & FAULT_FLAG_UNSHARE) || !cow_precopy_vma_ok(vma) ||
+	    lo < vma->vm_start || hi > vma->vm_end)
+		return VM_FAULT_FALLBACK;
+	max = cow_precopy_max_window(vma, &adaptive, &writable);
+	/* a window under a block's size would not bound the block's copies */
+	if (max < COW_PRECOPY_BATCH || !cow_precopy_large_ok(vma, adaptive))
+		return VM_FAULT_FALLBACK;
+
+	base = pte_offset_map_lock(mm, vmf->pmd, lo, &ptl);
+	if (!base)
+		return VM_FAULT_FALLBACK;
+	for (i = 0; i < COW_PRECOPY_BATCH; i++) {
+		unsigned long a = lo + i * PAGE_SIZE;
+		pte_t pte = ptep_get(base + i);
+
+		slot[i].dst = NULL;
+		slot[i].src = cow_precopy_candidate(vma, a, pte);
+		/* the faulting PTE still as the fault found it */
+		if (a == addr && (!pte_same(pte, vmf->orig_pte) ||
+				  slot[i].src != vmf->page))
+			slot[i].src = NULL;
+		if (!slot[i].src)
+			break;
+		slot[i].orig = pte;
+		folio_get(page_folio(slot[i].src));
+	}
+	pte_unmap_unlock(base, ptl);
+	if (i == COW_PRECOPY_BATCH &&
+	    cow_precopy_large(vmf, lo, slot, writable, addr)) {
+		avail = (pmd_addr_end(lo, vma->vm_end) - hi) >> PAGE_SHIFT;
+		cow_precopy_run(vmf, hi, 1, min(max, avail), writable, true,
+				&copied);
+		return 0;
+	}
+	while (i--)
+		folio_put(page_folio(slot[i].src));
+	return VM_FAULT_FALLBACK;
 }
 
 /**
@@ -637,6 +904,15 @@ static struct ctl_table cow_precopy_sysctl_table[] = {
 		.proc_handler	= proc_dointvec_minmax,
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= SYSCTL_TWO,
+	},
+	{
+		.procname	= "cow_precopy_large",
+		.data		= &sysctl_cow_precopy_large,
+		.maxlen		= sizeof(sysctl_cow_precopy_large),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= SYSCTL_ONE,
 	},
 };
 

@@ -46,6 +46,7 @@ struct vm_fault;
 DECLARE_STATIC_KEY_FALSE(cow_precopy_key);
 
 void __cow_precopy_fault(struct vm_fault *vmf, struct folio *src);
+vm_fault_t __cow_precopy_block(struct vm_fault *vmf, struct folio *src);
 void __cow_precopy_reuse(struct vm_area_struct *vma, struct folio *folio);
 void __cow_precopy_unmap(struct folio *folio, bool dirty);
 int cow_precopy_set_policy(struct mm_struct *mm, unsigned long policy);
@@ -65,6 +66,25 @@ static __always_inline void cow_precopy_fault(struct vm_fault *vmf,
 {
 	if (static_branch_unlikely(&cow_precopy_key))
 		__cow_precopy_fault(vmf, src);
+}
+
+/**
+ * cow_precopy_block() - Copy a COW fault's aligned block into one folio.
+ * @vmf: the write fault, before wp_page_copy() copies 4K; PTL not held.
+ * @src: the order-0 anonymous folio of @vmf->page (referenced).
+ *
+ * Call from wp_page_copy().  With vm.cow_precopy_large, copies the
+ * fault's whole 16-page block into one folio and pre-copies the window
+ * after it.
+ *
+ * Return: 0 when the fault is handled, %VM_FAULT_FALLBACK otherwise.
+ */
+static __always_inline vm_fault_t cow_precopy_block(struct vm_fault *vmf,
+						    struct folio *src)
+{
+	if (static_branch_unlikely(&cow_precopy_key))
+		return __cow_precopy_block(vmf, src);
+	return VM_FAULT_FALLBACK;
 }
 
 /**
@@ -118,6 +138,12 @@ static inline void cow_precopy_mm_init(struct mm_struct *mm)
 
 static inline void cow_precopy_fault(struct vm_fault *vmf, struct folio *src)
 {
+}
+
+static inline vm_fault_t cow_precopy_block(struct vm_fault *vmf,
+					   struct folio *src)
+{
+	return VM_FAULT_FALLBACK;
 }
 
 static inline void cow_precopy_reuse(struct vm_area_struct *vma,
