@@ -16,8 +16,12 @@
  * sees wrong counters exits with RETRY, and the test runs again, up to
  * ATTEMPTS times; a wrong byte or pagemap bit fails at once.
  *
+ * The large_* tests cover vm.cow_precopy_large (patch 0015): their regions
+ * have no MADV_NOHUGEPAGE (the guest's THP "madvise" mode gives them 4K
+ * pages), and /proc/kpageflags tells the 16-page copies from order-0 ones.
+ *
  * Needs root and a kernel with the series (the sysctls); skips otherwise.
- * The tests set vm.cow_precopy_max/mode themselves and restore them.
+ * The tests set vm.cow_precopy_max/mode/large themselves and restore them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +47,7 @@
 #include "knob.h"
 #include "region.h"
 #include "harness.h"
+#include "inject.h"
 #include "mm/gup_test.h"
 #include "../../userspace-bench/cowlab_uapi.h"
 
@@ -62,14 +67,14 @@ static int precopy_set(int max, int mode)
 struct vmc {
 	union {
 		struct {
-			long precopy, used, wasted, copy, reuse, ksm;
+			long precopy, used, wasted, copy, reuse, ksm, large;
 		};
-		long v[6];
+		long v[7];
 	};
 };
 
 COUNTERS(vmc, "cow_precopy", "cow_precopy_used", "cow_precopy_wasted",
-	 "cow_copy", "pgreuse", "cow_ksm")
+	 "cow_copy", "pgreuse", "cow_ksm", "cow_precopy_large")
 
 /*
  * After fork every private page of the child is shared: touch the stack
@@ -111,9 +116,10 @@ static inline uint64_t orig_word(long page, long k)
 
 /*
  * @n pages of private anonymous memory, a VMA of its own, starting @off
- * pages after a 2 MB boundary (negative: before it).  Not populated.
+ * pages after a 2 MB boundary (negative: before it), madvise()d @adv
+ * (-1: none).  Not populated.
  */
-static char *region_map(long n, long off)
+static char *region_map_adv(long n, long off, int adv)
 {
 	size_t span = 4 * PMD_SZ + n * PG;
 	char *res = mmap(NULL, span, PROT_NONE,
@@ -126,8 +132,15 @@ static char *region_map(long n, long off)
 		     off * (long)PG);
 	if (mprotect(p, n * PG, PROT_READ | PROT_WRITE))
 		return NULL;
-	madvise(p, n * PG, MADV_NOHUGEPAGE);
+	if (adv >= 0)
+		madvise(p, n * PG, adv);
 	return p;
+}
+
+/* region_map_adv() with MADV_NOHUGEPAGE: order-0 pages whatever THP says */
+static char *region_map(long n, long off)
+{
+	return region_map_adv(n, off, MADV_NOHUGEPAGE);
 }
 
 static void region_fill(char *p, long n)
@@ -251,8 +264,8 @@ static inline int written_ok(char *p, long i)
  */
 #define PRECOPY_FIXTURE(name)                                                \
 	FIXTURE(name) {                                                      \
-		int max, mode;                                               \
-		int have;                                                    \
+		int max, mode, large;                                        \
+		int have, have_large;                                        \
 	};                                                                   \
 	FIXTURE_SETUP(name)                                                  \
 	{                                                                    \
@@ -263,12 +276,18 @@ static inline int written_ok(char *p, long i)
 			     "no vm.cow_precopy_max: kernel without pre-copy"); \
 		if (geteuid())                                               \
 			SKIP(return, "needs root to set vm.cow_precopy_*");  \
+		self->have_large = !sysctl_get("cow_precopy_large",          \
+					       &self->large);                \
 		ASSERT_EQ(0, precopy_set(0, 0));                             \
+		if (self->have_large)                                        \
+			ASSERT_EQ(0, sysctl_set("cow_precopy_large", 0));    \
 	}                                                                    \
 	FIXTURE_TEARDOWN_PARENT(name)                                        \
 	{                                                                    \
 		if (self->have)                                              \
 			precopy_set(self->max, self->mode);                  \
+		if (self->have_large)                                        \
+			sysctl_set("cow_precopy_large", self->large);        \
 	}
 
 PRECOPY_FIXTURE(precopy);
@@ -1210,8 +1229,6 @@ TEST_F_TIMEOUT(precopy, writable_no_fault_counted_at_unmap, 120)
 
 /* ---- allocation failure: pre-copy degrades to vanilla behaviour ---- */
 
-#define FPA "/sys/kernel/debug/fail_page_alloc/"
-
 /*
  * fail_page_alloc (debug kernel) fails every allocation of this task that
  * may not reclaim (ignore-gfp-wait): the pre-copies, never the COW copy of
@@ -1440,6 +1457,540 @@ TEST_F_TIMEOUT(precopy, threads_integrity, 300)
 			ASSERT_EQ(0, page_is_orig(p, i));
 		munmap(p, 1024 * PG);
 	}
+}
+
+/* ---- vm.cow_precopy_large: an aligned batch copied into one folio ---- */
+
+#define KPF_COMPOUND_HEAD	15
+#define KPF_COMPOUND_TAIL	16
+#define LARGE_NR		16	/* pages of a large pre-copy */
+
+/* 1: page @i is in a large folio, 0: order 0, -1: unknown */
+static int compound(char *p, long i)
+{
+	uint64_t f = pfn(p + i * PG);
+	int h, t;
+
+	if (!f)
+		return -1;
+	h = kpageflag(f, KPF_COMPOUND_HEAD);
+	t = kpageflag(f, KPF_COMPOUND_TAIL);
+	return h < 0 || t < 0 ? -1 : h || t;
+}
+
+/*
+ * A filled region of @n pages at a 2 MB boundary, madvise()d @adv (-1:
+ * none), forked into @fn; unless the child failed, the parent then checks
+ * that its own view is the original (and fails if not).  Skips (SKIPPED) when the filled region is not all order-0
+ * pages (THP "always", or an mTHP size enabled) or /proc/kpageflags cannot
+ * be read.
+ */
+static int large_run(long n, long off, int adv, child_fn fn, void *arg)
+{
+	int rc = RETRY;
+
+	for (int t = 0; t < ATTEMPTS && rc == RETRY; t++) {
+		char *p = region_map_adv(n, off, adv);
+
+		if (!p)
+			return FAIL;
+		region_fill(p, n);
+		for (long i = 0; i < n && rc == RETRY; i++)
+			if (compound(p, i))
+				rc = SKIPPED;
+		if (rc == RETRY)
+			rc = run_child(p, n, fn, arg);
+		for (long i = 0; i < n && (rc == OK || rc >= 100); i++)
+			if (page_is_orig(p, i)) {
+				fprintf(stderr, "# parent: page %ld changed\n", i);
+				rc = FAIL;
+			}
+		munmap(p, n * PG);
+	}
+	return rc;
+}
+
+/* pages @from..@to-1 are one aligned large folio, in order */
+static int large_folio_at(char *p, long from, long to)
+{
+	uint64_t f = pfn(p + from * PG);
+
+	if (!f || f % LARGE_NR || to - from != LARGE_NR)
+		return 0;
+	for (long i = from; i < to; i++)
+		if (pfn(p + i * PG) != f + (i - from) || compound(p, i) != 1)
+			return 0;
+	return 1;
+}
+
+/*
+ * struct large_case: a write to page @first of a region starting @off
+ * pages after a 2 MB boundary, window 32.  Pages @first..@last are
+ * exclusive afterwards, the aligned blocks from @large_from to @large_to
+ * (region pages) large folios, the others in between order-0 copies.
+ */
+struct large_case {
+	int mode;
+	long off, first, last, large_from, large_to;
+	long precopy, large;
+};
+
+/*
+ * Mode 2: no fault on the later writes to the pre-copies; mode 0: one
+ * reuse fault each.  Pages after @last stay shared and unchanged.
+ */
+static int child_large(char *p, long n, void *arg)
+{
+	const struct large_case *c = arg;
+	struct vmc d;
+	long f0, f1;
+
+	warmup();
+	write_counted(p, c->first, &d);
+	for (long i = 0; i < n; i++) {
+		int want_excl = i >= c->first && i <= c->last;
+		int want_large = i >= c->large_from && i < c->large_to;
+
+		if (i != c->first && excl(p, i) != want_excl)
+			CFAIL("page %ld: exclusive=%d, want %d", i, excl(p, i),
+			      want_excl);
+		if (i != c->first && page_is_orig(p, i))
+			CFAIL("page %ld changed by pre-copy", i);
+		if (want_excl && compound(p, i) != want_large)
+			CFAIL("page %ld: in a large folio=%d, want %d", i,
+			      compound(p, i), want_large);
+	}
+	for (long i = c->large_from; i < c->large_to; i += LARGE_NR)
+		if (!large_folio_at(p, i, i + LARGE_NR))
+			CFAIL("pages %ld..%ld: not one aligned 16-page folio in order",
+			      i, i + LARGE_NR - 1);
+	if (d.precopy != c->precopy || d.large != c->large || d.copy != 1)
+		CRETRY("write %ld: precopy %ld large %ld copy %ld (want %ld %ld 1)",
+		       c->first, d.precopy, d.large, d.copy, c->precopy,
+		       c->large);
+	f0 = minflt();
+	for (long i = c->first + 1; i <= c->last; i++)
+		wr(p, i);
+	f1 = minflt();
+	if (c->mode == 2 && f1 != f0)
+		CFAIL("writes to %ld writable pre-copies took %ld faults",
+		      c->last - c->first, f1 - f0);
+	if (c->mode == 0 && f1 - f0 != c->last - c->first)
+		CRETRY("writes to %ld read-only pre-copies took %ld faults",
+		       c->last - c->first, f1 - f0);
+	for (long i = 0; i < n; i++)
+		if (i >= c->first && i <= c->last ? !written_ok(p, i) :
+		    page_is_orig(p, i))
+			CFAIL("page %ld: wrong bytes", i);
+	return OK;
+}
+
+static void large_setup(struct __test_metadata *_metadata, int have_large,
+			int mode)
+{
+	if (!have_large)
+		SKIP(return, "no vm.cow_precopy_large: kernel without patch 0015");
+	if (access("/proc/kpageflags", R_OK))
+		SKIP(return, "no /proc/kpageflags");
+	ASSERT_EQ(0, precopy_set(32, mode));
+	ASSERT_EQ(0, sysctl_set("cow_precopy_large", 1));
+}
+
+#define LARGE_RC(rc)                                                        \
+	do {                                                                \
+		if ((rc) == SKIPPED)                                        \
+			SKIP(return, "the filled region is not all 4K pages (THP always?)"); \
+		ASSERT_EQ(OK, rc);                                          \
+	} while (0)
+
+/*
+ * Window 32, a write to page 0 of a 2 MB-aligned region: the fault's own
+ * block (pages 0..15) is copied into one folio, page 0 mapped as the
+ * write's, then the window after the block, 16..47, in two more.
+ */
+static const struct large_case large_block = {
+	.off = 0, .first = 0, .last = 47, .large_from = 0, .large_to = 48,
+	.precopy = 47, .large = 47,
+};
+
+/*
+ * Window 32, a write to page 0 of a region 8 pages past a 2 MB boundary:
+ * the fault's block starts before the VMA (no block copy, 4K as vanilla);
+ * the window's head, pages 1..7, up to the 16-page boundary is copied
+ * page by page, 8..23 into one folio, the tail 24..32 page by page.
+ */
+static const struct large_case large_head = {
+	.off = 8, .first = 0, .last = 32, .large_from = 8, .large_to = 24,
+	.precopy = 32, .large = 16,
+};
+
+static void large_case_run(struct __test_metadata *_metadata,
+			   const struct large_case *tmpl, int mode)
+{
+	struct large_case c = *tmpl;
+
+	c.mode = mode;
+	LARGE_RC(large_run(64, c.off, -1, child_large, &c));
+}
+
+TEST_F_TIMEOUT(precopy, large_block_writable, 120)
+{
+	large_setup(_metadata, self->have_large, 2);
+	large_case_run(_metadata, &large_block, 2);
+}
+
+TEST_F_TIMEOUT(precopy, large_block_readonly, 120)
+{
+	large_setup(_metadata, self->have_large, 0);
+	large_case_run(_metadata, &large_block, 0);
+}
+
+TEST_F_TIMEOUT(precopy, large_batch_unaligned_head, 120)
+{
+	large_setup(_metadata, self->have_large, 2);
+	large_case_run(_metadata, &large_head, 2);
+}
+
+/* the same window where huge pages are refused: order-0 copies only */
+static int child_large_refused(char *p, long n, void *arg)
+{
+	int how = *(int *)arg;
+	struct vmc d;
+
+	if (how == 1 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		CFAIL("PR_SET_THP_DISABLE: %s", strerror(errno));
+	warmup();
+	write_counted(p, 0, &d);
+	for (long i = 1; i <= 32; i++)
+		if (!excl(p, i) || compound(p, i))
+			CFAIL("page %ld: exclusive=%d large=%d, want 1 0", i,
+			      excl(p, i), compound(p, i));
+	if (d.precopy != 32 || d.large)
+		CRETRY("write 0: precopy %ld large %ld (want 32 0)", d.precopy,
+		       d.large);
+	for (long i = 0; i < n; i++)
+		if (i ? page_is_orig(p, i) : !written_ok(p, i))
+			CFAIL("page %ld: wrong bytes", i);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, large_refused_nohugepage_and_prctl, 120)
+{
+	int how;
+
+	large_setup(_metadata, self->have_large, 2);
+	how = 0;	/* MADV_NOHUGEPAGE on the range */
+	LARGE_RC(large_run(64, 0, MADV_NOHUGEPAGE, child_large_refused, &how));
+	how = 1;	/* PR_SET_THP_DISABLE in the writer */
+	LARGE_RC(large_run(64, 0, -1, child_large_refused, &how));
+}
+
+#define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+
+/* the bracketed word of @path ("always [madvise] never") into @mode */
+static int thp_mode_get(const char *path, char *mode, size_t len)
+{
+	char buf[128], *a, *b;
+
+	if (knob_read(path, buf, sizeof(buf)))
+		return -1;
+	a = strchr(buf, '[');
+	b = a ? strchr(a, ']') : NULL;
+	if (!b || (size_t)(b - a) >= len)
+		return -1;
+	memcpy(mode, a + 1, b - a - 1);
+	mode[b - a - 1] = 0;
+	return 0;
+}
+
+/* transparent_hugepage/enabled=never is the system's off switch: refused */
+TEST_F_TIMEOUT(precopy, large_refused_thp_never, 120)
+{
+	char mode[32];
+	int how = 0, rc;
+
+	large_setup(_metadata, self->have_large, 2);
+	if (thp_mode_get(THP_ENABLED, mode, sizeof(mode)))
+		SKIP(return, "no " THP_ENABLED);
+	ASSERT_EQ(0, knob_write(THP_ENABLED, "never"));
+	rc = large_run(64, 0, -1, child_large_refused, &how);
+	ASSERT_EQ(0, knob_write(THP_ENABLED, mode));
+	LARGE_RC(rc);
+}
+
+/*
+ * A window under 16 pages: no block (it would pre-copy 15 pages where the
+ * window allows 8); pages 1..8 page by page.
+ */
+static int child_large_small_window(char *p, long n, void *arg)
+{
+	struct vmc d;
+
+	(void)arg;
+	warmup();
+	write_counted(p, 0, &d);
+	if (d.precopy != 8 || d.large)
+		CRETRY("write 0, window 8: precopy %ld large %ld (want 8 0)",
+		       d.precopy, d.large);
+	for (long i = 1; i < n; i++)
+		if (excl(p, i) != (i <= 8) || (i <= 8 && compound(p, i)))
+			CFAIL("page %ld: exclusive=%d large=%d", i, excl(p, i),
+			      compound(p, i));
+	for (long i = 0; i < n; i++)
+		if (i ? page_is_orig(p, i) : !written_ok(p, i))
+			CFAIL("page %ld: wrong bytes", i);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, large_block_needs_window_16, 120)
+{
+	large_setup(_metadata, self->have_large, 2);
+	ASSERT_EQ(0, precopy_set(8, 2));
+	LARGE_RC(large_run(64, 0, -1, child_large_small_window, NULL));
+}
+
+/* the adaptive mode keeps order-0 copies (it learns from their reuse) */
+static int child_large_adaptive(char *p, long n, void *arg)
+{
+	struct vmc a, b, d;
+
+	(void)arg;
+	warmup();
+	vmc_read(&a);
+	for (long i = 0; i < n; i++)
+		wr(p, i);
+	vmc_read(&b);
+	vmc_delta(&d, &a, &b);
+	for (long i = 0; i < n; i++)
+		if (!written_ok(p, i) || compound(p, i))
+			CFAIL("page %ld: written=%d large=%d, want 1 0", i,
+			      written_ok(p, i), compound(p, i));
+	if (d.large)
+		CFAIL("adaptive mode: %ld pages copied large", d.large);
+	if (!d.precopy)
+		CRETRY("adaptive mode: no pre-copy in %ld sequential writes", n);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, large_not_in_adaptive_mode, 120)
+{
+	large_setup(_metadata, self->have_large, 1);
+	ASSERT_EQ(0, precopy_set(64, 1));
+	LARGE_RC(large_run(256, 0, -1, child_large_adaptive, NULL));
+}
+
+/*
+ * Soft-dirty after clear_refs: mode 2 maps the large copies read-only
+ * (all but the written page 0 of the fault's block), a write to one of
+ * them faults, and only that page becomes soft-dirty.
+ */
+static int child_large_soft_dirty(char *p, long n, void *arg)
+{
+	struct vmc d;
+	long f0;
+
+	(void)n;
+	(void)arg;
+	if (knob_write("/proc/self/clear_refs", "4"))
+		return SKIPPED;
+	warmup();
+	write_counted(p, 0, &d);
+	if (d.large != 47)
+		CRETRY("write 0: large %ld (want 47)", d.large);
+	for (long i = 1; i < 48; i++)
+		if (soft_dirty(p, i) || compound(p, i) != 1)
+			CFAIL("page %ld: soft-dirty=%d large=%d after clear_refs",
+			      i, soft_dirty(p, i), compound(p, i));
+	if (!soft_dirty(p, 0) || compound(p, 0) != 1)
+		CFAIL("page 0 (the write): soft-dirty=%d large=%d, want 1 1",
+		      soft_dirty(p, 0), compound(p, 0));
+	f0 = minflt();
+	wr(p, 20);
+	if (minflt() - f0 != 1)
+		CFAIL("write to a large copy after clear_refs took %ld faults (want 1)",
+		      minflt() - f0);
+	if (!soft_dirty(p, 20) || soft_dirty(p, 19) || soft_dirty(p, 21))
+		CFAIL("soft-dirty 19/20/21 = %d/%d/%d, want 0/1/0",
+		      soft_dirty(p, 19), soft_dirty(p, 20), soft_dirty(p, 21));
+	if (!written_ok(p, 20) || page_is_orig(p, 21))
+		CFAIL("wrong bytes around page 20");
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, large_soft_dirty_exact, 120)
+{
+	large_setup(_metadata, self->have_large, 2);
+	if (access("/proc/self/clear_refs", W_OK))
+		SKIP(return, "no /proc/self/clear_refs");
+	LARGE_RC(large_run(64, 0, -1, child_large_soft_dirty, NULL));
+}
+
+/*
+ * A large copy taken apart: part unmapped, part MADV_DONTNEED, then the
+ * child forks and a grandchild writes what is left of it.  Every process
+ * keeps its own bytes.
+ */
+static int child_large_apart(char *p, long n, void *arg)
+{
+	int status;
+	pid_t pid;
+
+	(void)arg;
+	warmup();
+	wr(p, 0);
+	if (compound(p, 16) != 1)
+		CRETRY("page 16 not in a large copy");
+	for (long i = 16; i < 20; i++)
+		wr(p, i);
+	if (munmap(p + 24 * PG, 2 * PG) || madvise(p + 28 * PG, 2 * PG, MADV_DONTNEED))
+		CFAIL("munmap/MADV_DONTNEED: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		CFAIL("fork: %s", strerror(errno));
+	if (!pid) {
+		who = "grandchild";
+		for (long i = 16; i < 32; i++)
+			if (i != 24 && i != 25)
+				wr(p, i);
+		for (long i = 16; i < 32; i++) {
+			int ok = i == 24 || i == 25 ? 1 :
+				 i == 28 || i == 29 ? (uint8_t)p[i * PG] == 0xff &&
+						      !p[i * PG + 1] :
+				 i < 20 ? !page_is_orig(p, i) : written_ok(p, i);
+
+			if (!ok)
+				CFAIL("page %ld: wrong bytes", i);
+		}
+		_exit(OK);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != OK)
+		CFAIL("grandchild failed (status %#x)", status);
+	for (long i = 0; i < n; i++) {
+		int ok = i == 24 || i == 25 ? 1 :
+			 i == 28 || i == 29 ? !p[i * PG] && !p[i * PG + 1] :
+			 i == 0 || (i >= 16 && i < 20) ? written_ok(p, i) :
+			 !page_is_orig(p, i);
+
+		if (!ok)
+			CFAIL("page %ld: wrong bytes after the grandchild", i);
+	}
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, large_copy_taken_apart, 120)
+{
+	large_setup(_metadata, self->have_large, 2);
+	LARGE_RC(large_run(64, 0, -1, child_large_apart, NULL));
+}
+
+/*
+ * fail_page_alloc on orders >= 1 only: every large allocation fails, and
+ * the batch is copied page by page instead (debug kernel).
+ */
+static int child_large_alloc_fail(char *p, long n, void *arg)
+{
+	struct vmc d;
+
+	(void)arg;
+	warmup();
+	if (make_it_fail(1))
+		return SKIPPED;
+	write_counted(p, 0, &d);
+	make_it_fail(0);
+	if (d.large)
+		CFAIL("%ld pages copied large while order >= 1 allocations fail",
+		      d.large);
+	if (d.precopy != 32)
+		CRETRY("write 0: precopy %ld (want 32, page by page)", d.precopy);
+	for (long i = 1; i <= 32; i++)
+		if (!excl(p, i) || compound(p, i))
+			CFAIL("page %ld: exclusive=%d large=%d, want 1 0", i,
+			      excl(p, i), compound(p, i));
+	for (long i = 0; i < n; i++)
+		wr(p, i);
+	for (long i = 0; i < n; i++)
+		if (!written_ok(p, i))
+			CFAIL("page %ld lost its write", i);
+	return OK;
+}
+
+TEST_F_TIMEOUT(precopy, large_alloc_failure_falls_back, 120)
+{
+	int rc;
+
+	large_setup(_metadata, self->have_large, 2);
+	if (inject_setup(1, 0))
+		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC: debug kernel)");
+	/* only no-reclaim allocations of order >= 1: the large pre-copies */
+	ASSERT_EQ(0, knob_write(FPA "ignore-gfp-wait", "Y"));
+	ASSERT_EQ(0, knob_write(FPA "min-order", "1"));
+	ASSERT_EQ(0, knob_write(FPA "probability", "100"));
+	rc = large_run(64, 0, -1, child_large_alloc_fail, NULL);
+	inject_setup(0, 0);
+	knob_write(FPA "min-order", "0");
+	if (rc == SKIPPED)
+		SKIP(return, "no make-it-fail, or the region is not all 4K pages");
+	ASSERT_EQ(OK, rc);
+}
+
+/*
+ * fail-nth over the write that pre-copies a window with a large batch:
+ * the n-th page or slab allocation of the fault fails, n = 1, 2, ... until
+ * one write reaches no injection point.  Whatever fails, every page holds
+ * the right bytes in the child and in the parent, and the child's later
+ * writes all land.
+ */
+static int child_large_nth(char *p, long n, void *arg)
+{
+	int nth = *(int *)arg, fd, left;
+	char buf[16];
+
+	warmup();
+	fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (fd < 0)
+		return SKIPPED;
+	snprintf(buf, sizeof(buf), "%d", nth);
+	if (write(fd, buf, strlen(buf)) < 0)
+		CFAIL("fail-nth: %s", strerror(errno));
+	wr(p, 0);
+	memset(buf, 0, sizeof(buf));
+	if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
+		CFAIL("fail-nth read: %s", strerror(errno));
+	left = atoi(buf);
+	if (write(fd, "0", 1) < 0)
+		CFAIL("fail-nth: %s", strerror(errno));
+	close(fd);
+	for (long i = 0; i < n; i++)
+		if (i ? page_is_orig(p, i) : !written_ok(p, i))
+			CFAIL("fail-nth %d: page %ld wrong after the fault", nth, i);
+	for (long i = 1; i < n; i++)
+		wr(p, i);
+	for (long i = 0; i < n; i++)
+		if (!written_ok(p, i))
+			CFAIL("fail-nth %d: page %ld lost its write", nth, i);
+	/* 100 + 0: the fault reached the n-th point; 100 + 1: it did not */
+	return 100 + !!left;
+}
+
+TEST_F_TIMEOUT(precopy, large_fail_nth_sweep, 600)
+{
+	int nth, rc = 100;
+
+	large_setup(_metadata, self->have_large, 2);
+	if (inject_setup(1, 0) || access("/proc/thread-self/fail-nth", W_OK))
+		SKIP(return, "no fault injection (debug kernel only)");
+	for (nth = 1; nth <= 256 && rc == 100; nth++) {
+		rc = large_run(64, 0, -1, child_large_nth, &nth);
+		if (rc == RETRY)	/* large_run retries only RETRY */
+			rc = FAIL;
+	}
+	inject_setup(0, 0);
+	TH_LOG("fail-nth sweep ended at n=%d (rc %d)", nth - 1, rc);
+	if (rc == SKIPPED)
+		SKIP(return, "fail-nth not usable, or the region is not all 4K pages");
+	ASSERT_EQ(101, rc);
 }
 
 TEST_HARNESS_MAIN
