@@ -11,10 +11,12 @@ boot, p50/p99/max fault latency (medians over reps), and the medians of the
 vmstat deltas of the timed loop: cow_copy, cow_precopy, cow_precopy_used,
 pgreuse, and rss_kb of the writer. unused = cow_precopy - cow_precopy_used
 in the loop: the pages pre-copied but not written by its end (the writer
-exits right after, so they are wasted). A label ending in "w" is mode 2
-(copies mapped writable): their writes take no fault, so whether a copy was
-written is only known at unmap (cow_precopy_used counted by the zap path,
-after the timed loop): used and unused show "-" there.
+exits right after, so they are wasted). A label with "w" after its window
+(fixed64w, fixed64wl) is mode 2 (copies mapped writable): their writes take
+no fault, so whether a copy was written is only known at unmap
+(cow_precopy_used counted by the zap path, after the timed loop); a label
+ending in "l" copies aligned blocks into 64K folios (vm.cow_precopy_large),
+which carry no used/wasted accounting: used and unused show "-" for both.
 wall vs BASE: min/median/max over reps of each rep's wall time divided by
 the median wall time of BASE in the same boot.
 A table is one workload (pattern, or exit-early; "/parent-writes" or
@@ -26,6 +28,8 @@ workload and setting) and, for a sweep, precopy-sweep.png (wall time vs
 BASE against region size, child writes seq / rand, fork-then-exit) with
 gnuplot (skipped with a message when gnuplot is missing).
 """
+
+import re
 
 from . import cli, load, md, plot, stats
 from .section import Fact
@@ -97,6 +101,12 @@ def table_title(groups, wl):
             f"{len(g0)} reps")
 
 
+def untracked(label):
+    """whether a setting's copies escape cow_precopy_used/wasted: mode 2 ("w"
+    after the window: fixed64w, fixed64wl) or large blocks (ending in "l")"""
+    return bool(re.match(r"\D*\d+w", label)) or label.endswith("l")
+
+
 def tables(groups, base, level):
     out = []
     for wl in first_seen(w for w, _ in groups):
@@ -107,7 +117,7 @@ def tables(groups, base, level):
         for lb in labels:
             g = groups[(wl, lb)]
             faults = med(g, lambda r: r["faults"])
-            writable = lb.endswith("w")
+            no_use = untracked(lb)
             rows.append([
                 lb, f"{faults:.0f}", stats.fmt_mmm([r["wall_ns"] / 1e6 for r in g], ".1f"),
                 stats.fmt_mmm(wall_ratios(groups, wl, lb, base), ".2f"),
@@ -115,8 +125,8 @@ def tables(groups, base, level):
                 f"{med(g, lambda r: r['p50_ns']):.0f}", f"{med(g, lambda r: r['p99_ns']):.0f}",
                 f"{med(g, lambda r: r['max_ns']):.0f}", f"{med(g, lambda r: vm(r, 'cow_copy')):.0f}",
                 f"{med(g, lambda r: vm(r, 'cow_precopy')):.0f}",
-                "-" if writable else f"{med(g, lambda r: vm(r, 'cow_precopy_used')):.0f}",
-                "-" if writable else f"{med(g, lambda r: vm(r, 'cow_precopy') - vm(r, 'cow_precopy_used')):.0f}",
+                "-" if no_use else f"{med(g, lambda r: vm(r, 'cow_precopy_used')):.0f}",
+                "-" if no_use else f"{med(g, lambda r: vm(r, 'cow_precopy') - vm(r, 'cow_precopy_used')):.0f}",
                 f"{med(g, lambda r: vm(r, 'pgreuse')):.0f}", f"{med(g, lambda r: r['rss_kb']) / 1024:.1f}",
                 "ok" if all(r.get("verify") is True for r in g) else "FAILED/none"])
         out += ["", md.heading(level, table_title(groups, wl)), ""]
@@ -151,7 +161,7 @@ def sweep(groups, base, level):
                     stats.size_name(sz), lb, f"{med(g, lambda r: r['faults']) / rf:.3f}",
                     stats.fmt_mmm(wall_ratios(groups, wl, lb, base), ".2f"), f"{med(g, lambda r: r['p99_ns']):.0f}",
                     f"{med(g, lambda r: vm(r, 'cow_copy') + vm(r, 'cow_precopy')):.0f}",
-                    "-" if lb.endswith("w") else
+                    "-" if untracked(lb) else
                     f"{med(g, lambda r: vm(r, 'cow_precopy') - vm(r, 'cow_precopy_used')):.0f}",
                     f"{extra:+.1f}"])
         out += ["", md.heading(level + 1, f"{name}, {side} side"), ""]
