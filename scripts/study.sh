@@ -35,7 +35,7 @@ usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-hos
                 snapshot  kvsnap: stw, fork, uffd, mdup over SNAP_SIZES
                           (default 64M,1G), SNAP_MEM MB (default 10240)
                 hugecow   THP COW policies over HUGE_SIZE (default 512M)
-                precopy   8 settings x 5 workloads at PRECOPY_SIZE (64M),
+                precopy   10 settings x 5 workloads at PRECOPY_SIZE (64M),
                           then the size sweep over PRECOPY_SIZES (default
                           1M,4M,16M,64M,256M) and PRECOPY_WSIZES (64M);
                           PRECOPY_PART=main skips the sweep
