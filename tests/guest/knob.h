@@ -48,6 +48,26 @@ static inline int knob_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * The chosen word of a sysfs choice file ("always [madvise] never" ->
+ * "madvise") into @mode: 0, or -1 when unreadable, without brackets, or
+ * longer than @len - 1.
+ */
+static inline int knob_read_choice(const char *path, char *mode, size_t len)
+{
+	char buf[256], *l, *r;
+
+	if (knob_read(path, buf, sizeof(buf)))
+		return -1;
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!r || (size_t)(r - l - 1) >= len)
+		return -1;
+	memcpy(mode, l + 1, r - l - 1);
+	mode[r - l - 1] = '\0';
+	return 0;
+}
+
 /* The integer in the one-line file @path, or -1 if unreadable. */
 static inline long knob_long(const char *path)
 {

@@ -1687,22 +1687,6 @@ TEST_F_TIMEOUT(precopy, large_refused_nohugepage_and_prctl, 120)
 
 #define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
 
-/* the bracketed word of @path ("always [madvise] never") into @mode */
-static int thp_mode_get(const char *path, char *mode, size_t len)
-{
-	char buf[128], *a, *b;
-
-	if (knob_read(path, buf, sizeof(buf)))
-		return -1;
-	a = strchr(buf, '[');
-	b = a ? strchr(a, ']') : NULL;
-	if (!b || (size_t)(b - a) >= len)
-		return -1;
-	memcpy(mode, a + 1, b - a - 1);
-	mode[b - a - 1] = 0;
-	return 0;
-}
-
 /* transparent_hugepage/enabled=never is the system's off switch: refused */
 TEST_F_TIMEOUT(precopy, large_refused_thp_never, 120)
 {
@@ -1710,7 +1694,7 @@ TEST_F_TIMEOUT(precopy, large_refused_thp_never, 120)
 	int how = 0, rc;
 
 	large_setup(_metadata, self->have_large, 2);
-	if (thp_mode_get(THP_ENABLED, mode, sizeof(mode)))
+	if (knob_read_choice(THP_ENABLED, mode, sizeof(mode)))
 		SKIP(return, "no " THP_ENABLED);
 	ASSERT_EQ(0, knob_write(THP_ENABLED, "never"));
 	rc = large_run(64, 0, -1, child_large_refused, &how);
