@@ -1892,7 +1892,8 @@ static int child_large_alloc_fail(char *p, long n, void *arg)
 		if (!excl(p, i) || compound(p, i))
 			CFAIL("page %ld: exclusive=%d large=%d, want 1 0", i,
 			      excl(p, i), compound(p, i));
-	for (long i = 0; i < n; i++)
+	/* page 0 is written: a second wr() would flip it back */
+	for (long i = 1; i < n; i++)
 		wr(p, i);
 	for (long i = 0; i < n; i++)
 		if (!written_ok(p, i))
