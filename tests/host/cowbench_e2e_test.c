@@ -343,6 +343,24 @@ TEST(memcpy_copies_without_faults)
 	ASSERT_NE(NULL, strstr(R.err, "VERIFY FAILED")) TH_LOG("%s", R.err);
 }
 
+/* memset: every unit zeroed once a rep, no fault; --verify sees the zeros */
+TEST(memset_zeroes_without_faults)
+{
+	struct expect e = { "4k", "self", "seq", "self", 2, 1, 64, false, true };
+
+	RUN_OK("--scenario", "memset", "--size", "256K", "--reps", "2",
+	       "--verify", "--quiet", "--json", "-");
+	EXPECT_EQ(2, results_with("faults", NULL, 0))
+	TH_LOG("the zeroing faulted: %.300s", R.out);
+	EXPECT_EQ(2, results_with("bytes", "unit", 0));
+	check_json(_metadata, &e);
+	run_bench("COWBENCH_TEST_CORRUPT=1", "--scenario", "memset", "--size",
+		  "256K", "--reps", "1", "--verify", "--quiet", NULL);
+	ASSERT_EQ(1, R.status);
+	ASSERT_NE(NULL, strstr(R.err, "VERIFY FAILED: 1 byte(s) not zeroed"))
+	TH_LOG("%s", R.err);
+}
+
 /* trap: one minor fault per read, each mapping the zero page (page_ok) */
 TEST(trap_maps_the_zero_page)
 {
