@@ -22,8 +22,8 @@ JSONL = "anchors.jsonl"
 TITLE = "Host anchors: the same costs on this machine's CPU"
 INTRO = ("`scripts/host-anchors` runs cowbench (the binary the guest runs) on the host kernel, "
          "outside QEMU: a 4 KiB COW fault, the copy inside it (memcpy of 4K hot and cold, of 2M), "
-         "a zero-page read fault (the trap), the first write to a forked THP, a hugetlb 2M COW, "
-         "fork() per GiB, and COW broken by `MADV_POPULATE_WRITE` in windows of pages (no trap "
+         "a zero-page read fault (the trap), a first-touch fault, a write fault reusing its page, "
+         "the first write to a forked THP, a hugetlb 2M COW, fork() of 4M to 1G, and COW broken by `MADV_POPULATE_WRITE` in windows of pages (no trap "
          "a page). They say how the emulated figures of the other sections weigh costs against "
          "silicon. What each anchor measures and how to read them: docs/host-anchors.md.")
 GIB = 1 << 30
@@ -88,6 +88,11 @@ def share_line(host, guest, accel):
         pct(host), pct(guest) + (" (%s)" % section.SHORT.get(str(accel).lower(), accel) if guest is not None and accel else ""))
 
 
+def is_fork(label):
+    """fork() anchors (fork: 1G, fork-64m, ...): one fork() a rep, no histogram."""
+    return label == "fork" or label.startswith("fork-")
+
+
 def derived(label, recs):
     """A figure per unit: GB/s of a copy, ms of fork() per GiB, ns a page
     of a populate window."""
@@ -95,7 +100,7 @@ def derived(label, recs):
         p50 = med(recs)
         b = recs[0].get("bytes") or recs[0].get("unit")
         return "%.1f GB/s" % (b / p50) if p50 and b else ""
-    if label == "fork":
+    if is_fork(label):
         per = stats.summary([r["fork_ns"] * GIB / r["size"] for r in recs
                              if isinstance(r.get("fork_ns"), (int, float)) and r.get("size")])
         return "fork() %s per GiB" % stats.fmt_mmm(per, fmt_ns, "head") if per else ""
@@ -184,9 +189,9 @@ def fill(sec, results, S, raw_sec):
         ok = "yes" if not bad else "**no** in %d of %d: %s" % (len(bad), len(recs), bad[0].get("page_info") or "?")
         what = next((x.get("what") for x in (run or {}).get("anchors", []) if x.get("anchor") == label), "")
         # fork: one fork() a rep, no histogram: its time in the p50 column
-        p50 = [r.get("fork_ns") for r in recs] if label == "fork" else [r["p50_ns"] for r in recs]
+        p50 = [r.get("fork_ns") for r in recs] if is_fork(label) else [r["p50_ns"] for r in recs]
         rows.append([md.code(label), what or NA, stats.fmt_mmm(stats.summary(p50), fmt_ns, "head"),
-                     "-" if label == "fork" else
+                     "-" if is_fork(label) else
                      stats.fmt_mmm(stats.summary([r.get("p99_ns") for r in recs]), fmt_ns, "head"),
                      derived(label, recs) or "-", ok,
                      guest_cell(label, S, share_link)])
