@@ -5,7 +5,8 @@ Writes RESULTS/report.md: the front page (each question of the brief, its
 headline, target and verdict), then a section per part present: the
 overhead and page-size study (raw/, which also writes summary.json), pre-copy,
 on-demand fork, snapshots, huge-page COW, Redis; the host anchors beside the
-guest's figures (always: "not run" without host/); then the sources (every
+guest's figures (always: "not run" without host/), and with them the cost
+model's projections (scripts/cowreport/model.py); then the sources (every
 raw file and the command that made it).  Plots go to RESULTS/plots/, and
 links in report.md are relative to RESULTS.
 """
@@ -15,7 +16,7 @@ import datetime
 import os
 import sys
 
-from . import front, host, hugecow, load, md, odf, overhead, plot, precopy, redis, section, snapshot
+from . import front, host, hugecow, load, md, model, odf, overhead, plot, precopy, redis, section, snapshot
 from .stats import NA
 
 STUDIES = (precopy, odf, snapshot, hugecow, redis)
@@ -78,6 +79,10 @@ def whole(results, forced=None, gnuplot="gnuplot", plots=True):
     sections = {p: sections[p] for p in sorted(sections, key=order.index)}
     # the host anchors last, beside the guest's page-size figures
     sections[host.PART] = host.build(results, S, sections.get(overhead.PART))
+    # the cost model after it: the host's units times the guest's counts
+    msec = model.build(results)
+    if msec:
+        sections["model"] = msec
     failures = [f for sec in sections.values() for f in sec.failures]
     # the boots (or the vanilla build) that study.sh saw fail
     fpath = os.path.join(results, "failed.txt")
@@ -99,6 +104,7 @@ def whole(results, forced=None, gnuplot="gnuplot", plots=True):
     if failures:
         intro += ["**Failures:** " + "; ".join(failures) + ".", ""]
     intro += host.front_line(sections[host.PART])
+    intro += model.front_line(sections.get("model"))
     lines = front.page(sections, TITLE, intro) + [""]
     for sec in sections.values():
         lines += sec.render()

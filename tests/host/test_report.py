@@ -26,7 +26,7 @@ REPORT = os.path.join(TOP, "scripts", "report")
 PY = "/usr/bin/python3"
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(TOP, "scripts"))
-from cowreport import dmesg, load, overhead, stats  # noqa: E402
+from cowreport import dmesg, load, model, overhead, stats  # noqa: E402
 from cowreport.md import slug  # noqa: E402
 
 tests = []
@@ -682,6 +682,141 @@ def stats_empty_input():
     bad = []
     eq(load.jsonl(p, bad), [{"a": 1}], "lenient")
     eq(bad, [(4, "not a JSON object")], "bad lines")
+
+
+# ------------------------------------------------------------ cost model
+
+# a child-write row of a pre-copy study (docs/results), for its fields
+with open(os.path.join(TOP, "docs", "results", "20261204-session12", "precopy-main-noerms.jsonl")) as _f:
+    PRECOPY_ROW = json.loads(_f.readline())
+# the units of the synthetic anchors below (ns)
+U = {"trap": 1000, "alloc": 500, "flush": 300, "copy": 400, "zero": 200, "call": 800, "pte": 50, "f0": 100000}
+MB = 1 << 20
+
+
+def model_anchors(cow_scale=1.0):
+    """anchors.jsonl lines whose means follow U exactly (cow-4k's scaled by
+    cow_scale): 3 reps each."""
+    u = U
+    fault = u["trap"] + u["alloc"] + u["flush"] + u["copy"]
+    rows = []
+
+    def add(label, mean, size=64 * MB, **kw):
+        for rep in range(3):
+            r = {"type": "result", "label": label, "rep": rep, "size": size, "p50_ns": mean, "mean_ns": mean,
+                 "page_ok": True}
+            r.update(kw)
+            rows.append(r)
+    n = 64 * MB // 4096
+    add("cow-4k", fault * cow_scale, writes=n, fork_ns=u["f0"] + n * u["pte"], wall_ns=n * fault * cow_scale)
+    add("memcpy-4k-cold", u["copy"])
+    add("memset-4k-cold", u["zero"])
+    add("first-touch-4k", u["trap"] + u["alloc"] + u["zero"])
+    add("reuse-4k", u["trap"] + u["flush"])
+    for w in (1, 16, 512):
+        add("populate-w%d" % w, u["call"] + w * (u["alloc"] + u["flush"] + u["copy"]), window=w)
+    add("fork-4m", 0, size=4 * MB, mean_ns=0, fork_ns=150000)
+    for sz, label in ((64 * MB, "fork-64m"), (256 * MB, "fork-256m"), (1024 * MB, "fork")):
+        add(label, 0, size=sz, mean_ns=0, fork_ns=u["f0"] + sz // 4096 * u["pte"])
+    return rows
+
+
+def model_res(cow_scale=1.0):
+    return model.rep_rows(model_anchors(cow_scale))
+
+
+@test
+def model_units_exact():
+    """cost model: units derived from anchors that follow them exactly; every validation error 0"""
+    u = model.units(model_res())
+    for k, v in U.items():
+        assert abs(u[k] - v) < 1e-6, "%s: %r, want %r" % (k, u[k], v)
+    eq(u["fork_fixed"], 150000, "fork-4m")
+    val = model.validation(model_res(), u)
+    eq([w.split(" (")[0] for w, _, _, _ in val], ["4K COW fault", "fork-and-write 64M", "fork() of 256M",
+                                                   "MADV_POPULATE_WRITE, 16 pages a call"], "workloads held out")
+    for w, m, p, _ in val:
+        assert abs(model.error(m, p)) < 1e-9, "%s: %r vs %r" % (w, m, p)
+    assert model.valid(val)
+
+
+@test
+def model_not_validated_withholds_projections():
+    """cost model: a 4K COW fault 30 % off the units fails validation and prints no projection"""
+    res = model_res(cow_scale=1.3)
+    rows = [{"type": "result", "label": lb, "scenario": "cow", "pattern": "seq", "size": 64 * MB, "side": "child",
+             "wall_ns": 1, "vmstat": {"pgfault": 1, "cow_copy": 1}} for lb in ("off", "fixed64w")]
+    lines, head = model.lines(res, rows, None)
+    assert head.startswith("cost model **not validated**") and "worst error 23.1 %" in head, head
+    text = "\n".join(lines)
+    assert "projected" not in text.lower().replace("projections are withheld", ""), text
+    lines, head = model.lines(model_res(), rows, None)
+    assert head.startswith("cost model validated") and "projected" in "\n".join(lines), head
+    res = model_res()
+    del res["memset-4k-cold"]
+    lines, head = model.lines(res)
+    eq(head, "cost model: not computed (no memset-4k-cold anchor with a mean time (scripts/host-anchors --list))",
+       "missing unit")
+
+
+@test
+def model_projection_terms():
+    """cost model: a pre-copy row and an on-demand fork row priced term by term"""
+    u = model.units(model_res())
+    r = {"vmstat": {"pgfault": 20, "cow_copy": 10, "pgreuse": 5, "cow_precopy": 48, "cow_precopy_large": 32}}
+    fault = 1000 + 500 + 300 + 400
+    want = 10 * fault + 5 * 1300 + 5 * 1000 + 16 * (500 + 300 + 400) + 32 * (400 + 800 / 16)
+    assert abs(model.precopy_time(u, r) - want) < 1e-6, (model.precopy_time(u, r), want)
+    on = {"size": 1 << 30, "rep_vmstat": {"cow_odf_shared": 511}}
+    want = 150000 + 511 * 50 + (262144 - 511 * 512) * 50
+    assert abs(model.odf_fork(u, on) - want) < 1e-6, (model.odf_fork(u, on), want)
+    off = {"size": 1 << 30, "rep_vmstat": {}}
+    eq(model.odf_fork(u, off), 100000 + 262144 * 50, "vanilla fork")
+    rows = [dict(off, type="result", child="exit", odf="off", fork_ns=40e6),
+            dict(on, type="result", child="exit", odf="on", fork_ns=2e6)]
+    (size, emu, proj, shared), = model.odf_rows(u, rows)
+    eq((size, emu, shared), (1 << 30, 20.0, 511), "emulated ratio and tables")
+    assert abs(proj - (100000 + 262144 * 50) / want) < 1e-9, proj
+
+
+@test
+def model_in_report_and_cli():
+    """cost model: the report's section and front-page line; scripts/cost-model exits 0 valid, 1 not, 2 usage"""
+    d = with_host("model", raw=False, host=False)
+    os.makedirs(os.path.join(d, "host"))
+    with open(os.path.join(d, "host", "anchors.jsonl"), "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in model_anchors())
+    os.makedirs(os.path.join(d, "precopy"))
+    with open(os.path.join(d, "precopy", "precopy.jsonl"), "w") as f:
+        for lb, vmst, wall in (("off", {"pgfault": 16384, "cow_copy": 16384}, 100),
+                               ("fixed64w", {"pgfault": 256, "cow_copy": 256, "cow_precopy": 16128}, 80)):
+            for rep in range(3):  # a real row of the study, its counts and time replaced
+                f.write(json.dumps(dict(PRECOPY_ROW, label=lb, rep=rep, wall_ns=wall, faults=vmst["pgfault"],
+                                        vmstat=vmst)) + "\n")
+    rc, text, err = report_md(d, "--no-plots")
+    eq(rc, 0, "exit (%s)" % err)
+    sec = text.split("\n## Cost model", 1)[1].split("\n## ", 1)[0]
+    assert "**cost model validated on vanilla: worst error 0.0 % (target <= 15 %).**" in sec, sec[:1500]
+    row = [l for l in sec.splitlines() if l.startswith("| seq 64M | `fixed64w`")]
+    eq(len(row), 1, "pre-copy projection row")
+    fault, page = 2200, 1200
+    want = (256 * fault + 16128 * page) / (16384 * fault)
+    assert "| 0.80x | %.2fx | 256 |" % want in row[0], row
+    assert "Cost model (host units x guest counts): cost model validated on vanilla" in text.split("\n## ", 1)[0]
+    cm = os.path.join(TOP, "scripts", "cost-model")
+    p = subprocess.run([cm, d], capture_output=True, text=True)
+    eq(p.returncode, 0, "valid: " + p.stderr)
+    assert "| seq 64M | `fixed64w`" in p.stdout
+    with open(os.path.join(d, "host", "anchors.jsonl"), "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in model_anchors(cow_scale=2))
+    p = subprocess.run([cm, d], capture_output=True, text=True)
+    eq(p.returncode, 1, "not valid")
+    assert "not validated" in p.stdout and "fixed64w" not in p.stdout
+    p = subprocess.run([cm], capture_output=True, text=True)
+    eq(p.returncode, 2, "usage")
+    p = subprocess.run([cm, os.path.join(d, "nothing")], capture_output=True, text=True)
+    eq(p.returncode, 1, "missing input")
+    assert p.stderr.startswith("cost-model: "), p.stderr
 
 
 def main():
