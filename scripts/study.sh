@@ -11,8 +11,8 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-host]
-                        [--part all|host|overhead|snapshot|hugecow|precopy|odf|redis]
+usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-host] [--no-build]
+                        [--part all|host|overhead|snapshot|hugecow|precopy|odf|redis[,...]]
                         [--accel tcg|icount|kvm] [--jobs N] [--dry-run] [--out DIR] [--help]
 
   --runs N      guest boots per kernel (default 3): min/median/max are over these
@@ -22,7 +22,11 @@ usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-hos
                 figures noisier; the SIZES variables below still win
   --no-vanilla  skip the vanilla kernel (no overhead ratio)
   --no-host     skip the host anchors (the report says they did not run)
-  --part P      all (default): every part below; or one of them:
+  --no-build    boot build/obj-base/bzImage and build/initramfs.cpio.gz as
+                they are (built elsewhere: a machine without the source
+                tree or the compilers); with the vanilla kernel, also
+                build/obj-vanilla/bzImage. A missing one is an error
+  --part P      all (default): every part below; or some of them, comma-separated:
                 host      scripts/host-anchors (--quick with --quick): the
                           unit costs of COW on the host kernel, this
                           machine's CPU, for the report to set beside the
@@ -66,7 +70,7 @@ USAGE
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
 args="$*"
-runs=3 reps=3 vanilla=1 host=1 out= part=all accel=${GUEST_ACCEL:-tcg} quick=0 nlanes=$(nproc) dry=0
+runs=3 reps=3 vanilla=1 host=1 build=1 out= part=all accel=${GUEST_ACCEL:-tcg} quick=0 nlanes=$(nproc) dry=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift ;;
@@ -74,6 +78,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift ;;
 	--no-vanilla) vanilla=0 ;;
 	--no-host) host=0 ;;
+	--no-build) build=0 ;;
 	--part) part=$2; shift ;;
 	--accel) accel=$2; shift ;;
 	--jobs) nlanes=$2; shift ;;
@@ -94,8 +99,15 @@ fi
 for n in "$runs" "$reps" "$nlanes"; do
 	case "$n" in '' | *[!0-9]* | 0*) echo "study.sh: --runs/--reps/--jobs take positive numbers" >&2; exit 2 ;; esac
 done
-case "$part" in all | host | overhead | snapshot | hugecow | precopy | odf | redis) ;; *) echo "study.sh: --part takes all, host, overhead, snapshot, hugecow, precopy, odf or redis" >&2; exit 2 ;; esac
-case "$part" in host | snapshot | hugecow | precopy | odf | redis) vanilla=0 ;; esac
+for p in $(echo "$part" | tr , ' ') ''; do
+	case "$p" in
+	'') [ -n "$part" ] && [ "${part#*,,}" = "$part" ] && [ "${part%,}" = "$part" ] && [ "${part#,}" = "$part" ] && continue ;;
+	all | host | overhead | snapshot | hugecow | precopy | odf | redis) continue ;;
+	esac
+	echo "study.sh: --part takes all, or host, overhead, snapshot, hugecow, precopy, odf and redis, comma-separated" >&2
+	exit 2
+done
+case ",$part," in *,all,* | *,overhead,*) ;; *) vanilla=0 ;; esac
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top" || exit 1
 B=$top/build
@@ -103,7 +115,7 @@ mem=${GUEST_MEM:-6144} smp=${GUEST_SMP:-2}
 out=${out:-$top/results/$(date +%Y%m%d-%H%M%S)}
 t0=$(date +%s)
 step() { echo "== $* ($(($(date +%s) - t0))s)"; }
-want() { [ "$part" = all ] || [ "$part" = "$1" ]; }
+want() { case ",$part," in *,all,* | *,"$1",*) return 0 ;; esac; return 1; }
 # the accelerator of a part: under --accel tcg the parts that compare
 # CPU work run under -icount (guest time = instructions executed:
 # independent of the host's load, so those boots may run side by side and
@@ -140,14 +152,19 @@ if [ $host = 1 ] && want host; then
 		fi
 	fi
 fi
-if [ "$part" != host ]; then
+if [ "$part" != host ] && [ $build = 0 ]; then
+	for f in "$B/obj-base/bzImage" "$B/initramfs.cpio.gz" $([ $vanilla = 1 ] && echo "$B/obj-vanilla/bzImage"); do
+		[ -f "$f" ] || { echo "study.sh: --no-build: ${f#"$top"/} missing" >&2; exit 2; }
+	done
+	[ $dry = 1 ] || step "no build (--no-build): $(ls -l --time-style=+%F.%R "$B/obj-base/bzImage" | awk '{print $6}') bzImage, $(ls -l --time-style=+%F.%R "$B/initramfs.cpio.gz" | awk '{print $6}') initramfs"
+elif [ "$part" != host ]; then
 	[ $dry = 1 ] || step "build: make kernel-base initramfs (tree, patched kernel, selftests, benchmarks, guest tests)"
 	[ $dry = 1 ] || make -s -C "$top" kernel-base initramfs || exit 1
 fi
 if [ $vanilla = 1 ]; then
 	# the vanilla kernel builds while the patched kernel's boots run
-	[ $dry = 1 ] || step "build: make kernel-vanilla (same config, no series), in the background"
-	if [ $dry = 1 ]; then echo 0 >"$out/.vanilla-rc"; else
+	[ $dry = 1 ] || [ $build = 0 ] || step "build: make kernel-vanilla (same config, no series), in the background"
+	if [ $dry = 1 ] || [ $build = 0 ]; then echo 0 >"$out/.vanilla-rc"; else
 		(make -s -C "$top" kernel-vanilla >"$B/vanilla-build.log" 2>&1 </dev/null; echo $? >"$out/.vanilla-rc") &
 		vbuild=$!
 	fi
@@ -262,7 +279,7 @@ if [ $dry = 1 ]; then
 fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat >"$out/meta.json" <<JSON
-{"kernel": "$(cat "$B/linux/.cowlab-version") + cowlab series ($(grep -vc '^\s*\(#\|$\)' patches/series) patches)",
+{"kernel": "$(cat "$B/linux/.cowlab-version" 2>/dev/null || echo "${COWLAB_KERNEL_VERSION:-unknown}") + cowlab series ($(grep -vc '^\s*\(#\|$\)' patches/series) patches)",
  "accel": "$accel", "jobs": $nlanes, "secs": $(($(date +%s) - t0)), "cpu": "$cpu", "smp": $smp, "mem_mb": $mem, "host": "$(uname -srm), $(nproc) cores",
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "runs": $runs, "reps": $reps, "plan": "study", "part": "$part",
  "qemu": "$(qemu-system-x86_64 --version | head -n 1)", "command": "scripts/study.sh $args"}

@@ -217,7 +217,18 @@ t "study.sh: the vanilla kernel runs the overhead part only" bash -c \
 	"[ \$(grep -c 'obj-vanilla.*part=overhead' '$tmp/dry') = 3 ] && ! grep 'obj-vanilla' '$tmp/dry' | grep -vq part=overhead"
 "$st" --dry-run --part odf --accel kvm >"$tmp/dry2" 2>&1
 t "study.sh --part odf --accel kvm: one boot, under kvm" bash -c "[ \$(grep -c run-guest '$tmp/dry2') = 1 ] && grep -q 'odf-study --accel kvm' '$tmp/dry2'"
-for arg in "--jobs 0" "--part nope" "--accel xen" "--runs x" "--frob"; do
+"$st" --dry-run --part precopy,odf --no-host >"$tmp/dry3" 2>&1
+t "study.sh --part precopy,odf: those two boots and nothing else" bash -c \
+	"[ \$(grep -c run-guest '$tmp/dry3') = 2 ] && grep -q 'plan odf-study' '$tmp/dry3' && grep -q 'plan precopy-study' '$tmp/dry3'"
+"$st" --dry-run --part odf --no-build >"$tmp/dry4" 2>&1
+rc=$?
+# --no-build boots what build/ holds: refused, naming the file, when it is not there
+if [ -f "$top/build/obj-base/bzImage" ] && [ -f "$top/build/initramfs.cpio.gz" ]; then
+	t "study.sh --no-build: boots build/'s kernel, builds nothing" bash -c "[ $rc = 0 ] && [ \$(grep -c run-guest '$tmp/dry4') = 1 ] && ! grep -q make '$tmp/dry4'"
+else
+	t "study.sh --no-build without build/: exit 2, names the missing file" bash -c "[ $rc = 2 ] && grep -q 'no-build: build/.* missing' '$tmp/dry4'"
+fi
+for arg in "--jobs 0" "--part nope" "--part odf," "--part odf,,precopy" "--part precopy,nope" "--accel xen" "--runs x" "--frob"; do
 	# shellcheck disable=SC2086
 	"$st" $arg --dry-run >/dev/null 2>"$tmp/err"
 	t "study.sh $arg: exit 2, says why" bash -c "[ $? = 2 ] && grep -q 'study.sh' '$tmp/err'"
@@ -229,8 +240,8 @@ ha=$top/scripts/host-anchors
 "$ha" --help >"$tmp/hah" 2>&1
 t "host-anchors --help: exit 0, names its outputs" bash -c "[ $? = 0 ] && grep -q 'OUT/host/anchors.jsonl' '$tmp/hah' && grep -q 'OUT/host/run.json' '$tmp/hah'"
 "$ha" --list >"$tmp/hal" && "$ha" --list --quick >"$tmp/halq"
-t "host-anchors --list: 13 anchors (--quick 11), each a cowbench command" bash -c \
-	"[ \$(grep -c ' cowbench --scenario ' '$tmp/hal') = 13 ] && [ \$(grep -c ' cowbench --scenario ' '$tmp/halq') = 11 ] && grep -q '^cow-4k .*--who child --pattern seq --bytes 1' '$tmp/hal'"
+t "host-anchors --list: 19 anchors (--quick 16), each a cowbench command" bash -c \
+	"[ \$(grep -c ' cowbench --scenario ' '$tmp/hal') = 19 ] && [ \$(grep -c ' cowbench --scenario ' '$tmp/halq') = 16 ] && grep -q '^cow-4k .*--who child --pattern seq --bytes 1' '$tmp/hal'"
 : >"$tmp/afile"
 # every one is refused before anything is built, run or written
 for arg in "--only nosuch" "--quick --only populate-w4" "--cowbench $tmp/nosuch" "--frob"; do
