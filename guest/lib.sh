@@ -4,14 +4,20 @@
 # Top-level KTAP goes to fd 3 (the host's result stream, /dev/ttyS1); the
 # output of every program run by run_prog is nested under it, indented by
 # four spaces, so each program is one KTAP subtest.
+# COWLAB_NATIVE=1 (scripts/native-run.sh: the plan on a real machine's
+# kernel): fd 3 is already the stream file, progress goes to stderr, not
+# the console, and the end does not power anything off.
 
 KTAP_N=0
 KTAP_FAILED=0
-RESULTS=/tmp/results
+RESULTS=${COWLAB_RESULTS:-/tmp/results}
+if [ "${COWLAB_NATIVE:-0}" = 1 ]; then CONSOLE=/dev/stderr; else CONSOLE=/dev/console; fi
 
 ktap_open() {
-	exec 3>/dev/ttyS1 || exec 3>/dev/console
-	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	if [ "${COWLAB_NATIVE:-0}" != 1 ]; then
+		exec 3>/dev/ttyS1 || exec 3>/dev/console
+		stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	fi
 	mkdir -p "$RESULTS"
 	echo "KTAP version 1" >&3
 	echo "# cowlab guest: $(uname -r), plan=${COWLAB_PLAN:-smoke}, $(nproc) cpus, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)" >&3
@@ -25,7 +31,7 @@ ktap_result() {
 	skip) echo "ok $KTAP_N $2 # SKIP ${3:-}" >&3 ;;
 	*) echo "not ok $KTAP_N $2${3:+ # $3}" >&3; KTAP_FAILED=$((KTAP_FAILED + 1)) ;;
 	esac
-	echo "cowlab: [$KTAP_N] $1 $2" >/dev/console
+	echo "cowlab: [$KTAP_N] $1 $2" >$CONSOLE
 }
 
 ktap_diag() { echo "# $*" >&3; }
@@ -108,6 +114,7 @@ ktap_close() {
 	if [ "$KTAP_FAILED" = 0 ]; then v=pass; code=0; else v=fail; code=1; fi
 	echo "@@cowlab-verdict $v" >&3
 	exec 3>&-
+	[ "${COWLAB_NATIVE:-0}" = 1 ] && exit $code
 	cowlab-exit $code
 	# not reached unless cowlab-exit failed
 	poweroff -f

@@ -46,6 +46,8 @@ mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,run,etc,plans,selftests/mm,lib/cowla
 cp "$bb" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 install -m 755 "$top/guest/init" "$root/init"
+# study.sh --native's runner: make test runs it inside the guest (plan native)
+install -m 755 "$top/scripts/native-run.sh" "$root/bin/native-run.sh"
 cp "$top/guest/lib.sh" "$top/guest/selftests.list" "$root/lib/cowlab/"
 cp "$top"/guest/features/*.conf "$root/lib/cowlab/features/"
 # "off": every manifest's off values, generated (scripts/features.py)

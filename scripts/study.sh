@@ -11,7 +11,7 @@ set -uo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-host] [--no-build]
+usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-host] [--no-build] [--native]
                         [--part all|host|overhead|snapshot|hugecow|precopy|odf|redis[,...]]
                         [--accel tcg|icount|kvm] [--jobs N] [--dry-run] [--out DIR] [--help]
 
@@ -22,6 +22,11 @@ usage: scripts/study.sh [--runs N] [--reps N] [--quick] [--no-vanilla] [--no-hos
                 figures noisier; the SIZES variables below still win
   --no-vanilla  skip the vanilla kernel (no overhead ratio)
   --no-host     skip the host anchors (the report says they did not run)
+  --native      no QEMU: run each part's plan on the running kernel
+                (scripts/native-run.sh: as root, on a cowlab kernel, e.g.
+                make deb's on a test box; docs/native.md), from
+                build/initramfs.cpio.gz; implies --no-build and
+                --no-vanilla; each "boot" is then a run on this machine
   --no-build    boot build/obj-base/bzImage and build/initramfs.cpio.gz as
                 they are (built elsewhere: a machine without the source
                 tree or the compilers); with the vanilla kernel, also
@@ -70,7 +75,7 @@ USAGE
 }
 top=$(cd "$(dirname "$0")/.." && pwd)
 args="$*"
-runs=3 reps=3 vanilla=1 host=1 build=1 out= part=all accel=${GUEST_ACCEL:-tcg} quick=0 nlanes=$(nproc) dry=0
+runs=3 reps=3 vanilla=1 host=1 build=1 native=0 out= part=all accel=${GUEST_ACCEL:-tcg} quick=0 nlanes=$(nproc) dry=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift ;;
@@ -79,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--no-vanilla) vanilla=0 ;;
 	--no-host) host=0 ;;
 	--no-build) build=0 ;;
+	--native) native=1 build=0 vanilla=0 ;;
 	--part) part=$2; shift ;;
 	--accel) accel=$2; shift ;;
 	--jobs) nlanes=$2; shift ;;
@@ -108,6 +114,7 @@ for p in $(echo "$part" | tr , ' ') ''; do
 	exit 2
 done
 case ",$part," in *,all,* | *,overhead,*) ;; *) vanilla=0 ;; esac
+runner=$([ $native = 1 ] && echo native-run.sh || echo run-guest.sh)
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top" || exit 1
 B=$top/build
@@ -153,10 +160,11 @@ if [ $host = 1 ] && want host; then
 	fi
 fi
 if [ "$part" != host ] && [ $build = 0 ]; then
-	for f in "$B/obj-base/bzImage" "$B/initramfs.cpio.gz" $([ $vanilla = 1 ] && echo "$B/obj-vanilla/bzImage"); do
+	for f in $([ $native = 1 ] || echo "$B/obj-base/bzImage") "$B/initramfs.cpio.gz" $([ $vanilla = 1 ] && echo "$B/obj-vanilla/bzImage"); do
 		[ -f "$f" ] || { echo "study.sh: --no-build: ${f#"$top"/} missing" >&2; exit 2; }
 	done
-	[ $dry = 1 ] || step "no build (--no-build): $(ls -l --time-style=+%F.%R "$B/obj-base/bzImage" | awk '{print $6}') bzImage, $(ls -l --time-style=+%F.%R "$B/initramfs.cpio.gz" | awk '{print $6}') initramfs"
+	[ $dry = 1 ] || [ $native = 1 ] || step "no build (--no-build): $(ls -l --time-style=+%F.%R "$B/obj-base/bzImage" | awk '{print $6}') bzImage, $(ls -l --time-style=+%F.%R "$B/initramfs.cpio.gz" | awk '{print $6}') initramfs"
+	[ $dry = 1 ] || [ $native = 0 ] || step "native: each part on this kernel ($(uname -r)), no QEMU; $(ls -l --time-style=+%F.%R "$B/initramfs.cpio.gz" | awk '{print $6}') initramfs"
 elif [ "$part" != host ]; then
 	[ $dry = 1 ] || step "build: make kernel-base initramfs (tree, patched kernel, selftests, benchmarks, guest tests)"
 	[ $dry = 1 ] || make -s -C "$top" kernel-base initramfs || exit 1
@@ -184,13 +192,14 @@ trap stop INT TERM
 guest() {
 	local name=$1 acc d=$3 plan=$4 s=$(date +%s)
 	acc=$(acc_of "$2")
+	[ $native = 1 ] && acc=native
 	shift 4
 	if [ $dry = 1 ]; then
-		echo "$name [$acc]: scripts/run-guest.sh --plan $plan --accel $acc --smp $smp $*"
+		echo "$name [$acc]: scripts/$runner --plan $plan --accel $acc --smp $smp $*"
 		return
 	fi
 	step "start $name ($acc)"
-	if scripts/run-guest.sh --plan "$plan" --out "$d" --smp "$smp" --accel "$acc" --quiet "$@" >"$d.log" 2>&1; then
+	if "scripts/$runner" --plan "$plan" --out "$d" --smp "$smp" --accel "$acc" --quiet "$@" >"$d.log" 2>&1; then
 		step "done  $name in $(($(date +%s) - s))s"
 	else
 		echo "!! $name failed: see ${d#"$top"/} (console.log, result.ktap) and ${d#"$top"/}.log" >&2
@@ -203,7 +212,7 @@ guest() {
 # -icount (its wall-clock figures want the machine to itself)
 running() { jobs -rp | grep -vxc "${vbuild:-none}"; }
 launch() {
-	if [ "$(acc_of "$2")" != icount ] || [ "$nlanes" = 1 ]; then
+	if [ $native = 1 ] || [ "$(acc_of "$2")" != icount ] || [ "$nlanes" = 1 ]; then
 		wait_lanes 0
 		guest "$@"
 		return
@@ -279,8 +288,8 @@ if [ $dry = 1 ]; then
 fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 cat >"$out/meta.json" <<JSON
-{"kernel": "$(cat "$B/linux/.cowlab-version" 2>/dev/null || echo "${COWLAB_KERNEL_VERSION:-unknown}") + cowlab series ($(grep -vc '^\s*\(#\|$\)' patches/series) patches)",
- "accel": "$accel", "jobs": $nlanes, "secs": $(($(date +%s) - t0)), "cpu": "$cpu", "smp": $smp, "mem_mb": $mem, "host": "$(uname -srm), $(nproc) cores",
+{"kernel": "$([ $native = 1 ] && echo "$(uname -r) (native)" || cat "$B/linux/.cowlab-version" 2>/dev/null || echo "${COWLAB_KERNEL_VERSION:-unknown}") + cowlab series ($(grep -vc '^\s*\(#\|$\)' patches/series) patches)",
+ "accel": "$([ $native = 1 ] && echo native || echo "$accel")", "jobs": $nlanes, "secs": $(($(date +%s) - t0)), "cpu": "$cpu", "smp": $smp, "mem_mb": $mem, "host": "$(uname -srm), $(nproc) cores",
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "runs": $runs, "reps": $reps, "plan": "study", "part": "$part",
  "qemu": "$(qemu-system-x86_64 --version | head -n 1)", "command": "scripts/study.sh $args"}
 JSON

@@ -15,8 +15,10 @@ CAVEAT = {
     "kvm": "accel=kvm: absolute times come from a virtual machine; compare ratios",
     "host": ("the host kernel on this machine's CPU, no emulation: wall-clock latencies, as quiet "
              "as the host was (its load is stated)"),
+    "native": ("the plan ran on this machine's cowlab kernel, no QEMU (study.sh --native): wall-clock times "
+               "of real hardware, as quiet as the machine was; compare ratios inside one run"),
 }
-SHORT = {"tcg": "TCG", "icount": "-icount", "kvm": "KVM", "host": "host"}
+SHORT = {"tcg": "TCG", "icount": "-icount", "kvm": "KVM", "host": "host", "native": "native"}
 
 
 def caveat(accel):
