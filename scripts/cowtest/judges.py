@@ -83,6 +83,28 @@ SHELL_EXPECT = [
 ]
 
 
+def kvm_probe(run, boot):
+    """--accel kvm: the probe boot decided and said so (kvm, or the fall-back
+    to TCG where /dev/kvm is missing or cannot boot the guest), the boot ran
+    under what it chose, then the plan's own result."""
+    def tap():
+        path = run.dir(boot) + ".log"
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                log = f.read()
+        except OSError as e:
+            return f"not ok 1 {path}: {e.strerror}\n", 0
+        chose = "kvm" if ">> kvm probe boot passed: using kvm" in log else \
+            "tcg" if re.search(r">> kvm probe boot failed .*: falling back to tcg", log) else None
+        ran = re.search(r">> guest: plan=\S+ accel=(\w+)", log)
+        return "\n".join([
+            f"{'ok' if chose else 'not ok'} 1 the kvm probe decided and said so # {chose or 'no probe line in ' + path}",
+            f"{'ok' if chose and ran and ran.group(1) == chose else 'not ok'} 2 the boot ran under the probe's choice"
+            f" # {ran.group(1) if ran else 'no guest line'}"]) + "\n", 0
+    run.suite(f"{boot.name}-probe", text=tap)
+    _programs(run, boot, 8)
+
+
 def shell(run, boot):
     """make shell: the console transcript against SHELL_EXPECT, then the
     plan's own result (the shell exited, the guest powered off)."""

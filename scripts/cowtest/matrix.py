@@ -7,7 +7,8 @@ first, so that the two lanes end together: every feature on; the debug
 kernel's boots (when the debug kernel is up to date at the start; when it
 is still building, the base boots after them go first); every feature off;
 each set alone (--full); the variants that name their own selftests; the
-cowlab tests on base; make shell with a scripted session; Redis.
+cowlab tests on base; make shell with a scripted session; the kvm probe and
+its fall-back; the native runner inside the guest; Redis.
 
 A boot: name, kernel (base or debug, build/obj-KERNEL/bzImage), plan
 (guest/plans/PLAN.sh), sets (cowlab.KEY=VALUE on the kernel command line),
@@ -122,6 +123,11 @@ def boots(opt, feats):
     # cowbench and its cow_stat samples, exit powers off
     out.append(Boot("shell-base", "base", "shell", judges.shell, {}, ["--interactive"],
                     stdin="tests/host/fixtures/shell-session.txt"))
+    # --accel kvm: the probe boot, and the fall-back to TCG where KVM cannot
+    # boot the guest (this project's machines, the lent device's kvm-pvm)
+    out.append(Boot("kvm-probe-base", "base", "smoke", judges.kvm_probe, {}, ["--accel", "kvm"]))
+    # study.sh --native's runner, on the guest's own kernel (guest/plans/native.sh)
+    out.append(Boot("native-base", "base", "native", judges.cowlab))
     # a real client: Redis BGSAVE with vanilla behaviour, on-demand fork and
     # every feature on, each RDB checked against the snapshot instant
     # (guest/plans/redis.sh; make run runs every policy at 1 GiB)

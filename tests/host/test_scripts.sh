@@ -101,10 +101,10 @@ dry >"$tmp/dry"
 dry --full >"$tmp/dryfull"
 dry --no-debug >"$tmp/drynodbg"
 t "test.py --dry-run: every feature on boots first" bash -c "head -n 1 '$tmp/dry' | grep -q '^boot selftests-all: .*features=$("$top/scripts/features.py" all) '"
-t "test.py --dry-run: off, thp-copy, cowlab tests on base and debug, debug selftests, fuzzers, shell, Redis" bash -c "[ \"\$(cut -d: -f1 '$tmp/dry' | sort | tr '\n' ' ')\" = 'boot cowlab-tests-base boot cowlab-tests-debug boot cowlab-tests-debug-2 boot fuzz-debug boot redis-base boot selftests-all boot selftests-debug boot selftests-off boot selftests-thp-copy boot shell-base ' ]"
+t "test.py --dry-run: off, thp-copy, cowlab tests on base and debug, debug selftests, fuzzers, shell, kvm probe, native runner, Redis" bash -c "[ \"\$(cut -d: -f1 '$tmp/dry' | sort | tr '\n' ' ')\" = 'boot cowlab-tests-base boot cowlab-tests-debug boot cowlab-tests-debug-2 boot fuzz-debug boot kvm-probe-base boot native-base boot redis-base boot selftests-all boot selftests-debug boot selftests-off boot selftests-thp-copy boot shell-base ' ]"
 t "test.py --dry-run: every selftests boot on one vCPU, no cowlab-tests boot" bash -c "! grep 'plan selftests' '$tmp/dry' | grep -v -- '--smp 1' | grep -q . && ! grep 'plan cowlab-tests' '$tmp/dry' | grep -q -- '--smp'"
 t "test.py --dry-run: debug boots get 3 GB without 1 GiB pages, base boots the default" bash -c "[ \"\$(grep -c 'obj-debug.*--mem 3072 --hugepages 128 0' '$tmp/dry')\" = 4 ] && ! grep obj-base '$tmp/dry' | grep -q -- --mem"
-t "test.py --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 10 ]"
+t "test.py --dry-run: guests without ERMS/FSRM" bash -c "[ \"\$(grep -c -- '--cpu max,-erms,-fsrm' '$tmp/dry')\" = 12 ]"
 t "test.py --dry-run: the fuzz boot alone gets the fuzz image" bash -c "[ \"\$(grep -c 'initramfs-fuzz' '$tmp/dry')\" = 1 ] && grep -q '^boot fuzz-debug:.*initramfs-fuzz' '$tmp/dry'"
 t "test.py --dry-run --full: names unique, debug boots with default memory, full debug list, each set alone" bash -c "[ -z \"\$(cut -d: -f1 '$tmp/dryfull' | sort | uniq -d)\" ] && ! grep -q -- '--mem' '$tmp/dryfull' && grep '^boot selftests-debug' '$tmp/dryfull' | grep -vq 'only=' && [ \"\$(grep -c '^boot selftests-' '$tmp/dryfull')\" = \$((\$("$top/scripts/features.py" singles | tr , '\n' | wc -l) + 3)) ]"
 t "test.py --dry-run --no-debug: no debug kernel boot, no debug build" bash -c "[ -s '$tmp/drynodbg' ] && ! grep -q obj-debug '$tmp/drynodbg' && ! '$top/scripts/test.py' --dry-run --no-debug | grep -q kernel-debug"
@@ -220,6 +220,23 @@ t "study.sh --part odf --accel kvm: one boot, under kvm" bash -c "[ \$(grep -c r
 "$st" --dry-run --part precopy,odf --no-host >"$tmp/dry3" 2>&1
 t "study.sh --part precopy,odf: those two boots and nothing else" bash -c \
 	"[ \$(grep -c run-guest '$tmp/dry3') = 2 ] && grep -q 'plan odf-study' '$tmp/dry3' && grep -q 'plan precopy-study' '$tmp/dry3'"
+"$st" --dry-run --native --part precopy >"$tmp/dry5" 2>&1
+rc=$?
+# --native: each part through native-run.sh on this kernel, no QEMU, no vanilla kernel
+if [ -f "$top/build/initramfs.cpio.gz" ]; then
+	t "study.sh --native: the plan through native-run.sh, no QEMU, no build" bash -c "[ $rc = 0 ] && grep -q 'native\]: scripts/native-run.sh --plan precopy-study' '$tmp/dry5' && ! grep -q 'run-guest\|obj-vanilla' '$tmp/dry5'"
+else
+	t "study.sh --native without an initramfs: exit 2, names it" bash -c "[ $rc = 2 ] && grep -q 'no-build: build/initramfs.cpio.gz missing' '$tmp/dry5'"
+fi
+"$top/scripts/native-run.sh" --plan smoke >"$tmp/nr" 2>&1
+rc1=$?
+"$top/scripts/native-run.sh" --plan smoke --out "$tmp/nr-out" --timeout soon >"$tmp/nr2" 2>&1
+rc2=$?
+t "native-run.sh: --out missing, a bad --timeout: exit 2, says why, writes nothing" bash -c "[ $rc1 = 2 ] && [ $rc2 = 2 ] && grep -q 'needed' '$tmp/nr' && grep -q 'seconds' '$tmp/nr2' && [ ! -e '$tmp/nr-out' ]"
+"$top/scripts/native-run.sh" --plan smoke --out "$tmp/nr-out" >"$tmp/nr3" 2>&1
+rc3=$?
+# this machine runs no cowlab kernel (or the test is not root): refused, nothing changed
+t "native-run.sh on a kernel without vm.cow_precopy_max (or not root): exit 2, says why" bash -c "[ -e /proc/sys/vm/cow_precopy_max ] && [ \$(id -u) = 0 ] || { [ $rc3 = 2 ] && grep -q 'not a cowlab kernel\|must run as root' '$tmp/nr3' && [ ! -e '$tmp/nr-out' ]; }"
 "$st" --dry-run --part odf --no-build >"$tmp/dry4" 2>&1
 rc=$?
 # --no-build boots what build/ holds: refused, naming the file, when it is not there
