@@ -7,6 +7,8 @@
 #                the guest, every feature off and on; ends "N passed, N failed"
 #   make shell   boot the patched kernel in QEMU with a shell on this terminal
 #                [KERNEL=base|debug|vanilla] [FEATURES=odf+precopy]
+#   make deb     Debian packages of the patched kernel for a real machine
+#                (build/deb/), checked by make deb-check (docs/native.md)
 
 SHELL := /bin/bash
 TOP := $(abspath .)
@@ -20,12 +22,13 @@ export JOBS
 
 .PHONY: help deps tree tree-vanilla kernel kernel-base kernel-debug kernel-vanilla \
 	selftests bench guest-tests initramfs initramfs-fuzz run test test-host test-full bench-host guest-smoke \
-	shell stress stress-torture fuzz export checkpatch clean distclean
+	shell stress stress-torture fuzz export checkpatch clean distclean deb deb-check
 
 help:
 	@sed -n '1,/^$$/s/^#   //p' Makefile
 	@echo "other targets: deps tree kernel kernel-vanilla selftests bench guest-tests initramfs initramfs-fuzz"
 	@echo "               test-host test-full bench-host guest-smoke stress fuzz export checkpatch clean"
+	@echo "               deb deb-check"
 
 deps:
 	@scripts/deps.sh
@@ -123,6 +126,15 @@ stress-torture: kernel-$(KERNEL) initramfs
 bench-host:
 	@$(MAKE) -s -C userspace-bench host
 
+# make deb: linux-image/-headers/libc-dev packages of the patched kernel
+# (configs/native.config: disks, NICs, EFI, systemd), then their check
+# (files, config, a QEMU boot of the packaged kernel with the initramfs)
+deb: tree initramfs
+	@scripts/build-deb.sh --out $(B)/deb
+
+deb-check:
+	@scripts/check-deb $(B)/deb
+
 export: tree
 	@scripts/export.sh
 
@@ -130,7 +142,7 @@ checkpatch: tree
 	@scripts/checkpatch.sh
 
 clean:
-	rm -rf $(B)/obj-* $(B)/selftests* $(B)/initramfs* $(B)/runs
+	rm -rf $(B)/obj-* $(B)/selftests* $(B)/initramfs* $(B)/runs $(B)/deb
 	-@$(MAKE) -s -C userspace-bench clean
 
 distclean:

@@ -5,15 +5,20 @@ set -euo pipefail
 
 usage() {
 	cat <<USAGE
-usage: scripts/build-kernel.sh [--config base|debug] [--tree DIR] [--out DIR] [--help]
+usage: scripts/build-kernel.sh [--config base|debug|native] [--tree DIR] [--out DIR]
+                              [--target T] [--config-only] [--help]
 
 Builds bzImage: tinyconfig + configs/base.config (+ configs/debug.config for
---config debug, + configs/cowlab.config when the tree has the series), with
+--config debug, + configs/native.config for --config native, the real
+machines' kernel of make deb; + configs/cowlab.config when the tree has the
+series; a later fragment's value wins), with
 ccache when it is installed. Progress is printed every 30 s; the full log is OUT/build.log and a failure prints its first errors.
-  --config NAME  base (default) or debug
+  --config NAME  base (default), debug or native
   --tree DIR     kernel source (default build/linux)
   --out DIR      object dir (default build/obj-NAME)
   --config-only  stop after writing and checking OUT/.config
+  --target T     the kbuild target (default bzImage; bindeb-pkg for make deb,
+                 which leaves the packages in OUT/..)
 Environment: JOBS (default nproc), COWLAB_NO_CCACHE=1 to build without ccache,
 COWLAB_NO_LOCK=1 not to wait for other kernel builds (they share 2 cores).
 USAGE
@@ -24,12 +29,14 @@ cfg=base
 tree=$top/build/linux
 out=
 config_only=0
+target=bzImage
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--config-only) config_only=1 ;;
 	--config) cfg=$2; shift ;;
 	--tree) tree=$2; shift ;;
 	--out) out=$2; shift ;;
+	--target) target=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "build-kernel.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -38,7 +45,8 @@ done
 case "$cfg" in
 base) frags=("$top/configs/base.config") ;;
 debug) frags=("$top/configs/base.config" "$top/configs/debug.config") ;;
-*) echo "build-kernel.sh: unknown config '$cfg' (base or debug)" >&2; exit 2 ;;
+native) frags=("$top/configs/base.config" "$top/configs/native.config") ;;
+*) echo "build-kernel.sh: unknown config '$cfg' (base, debug or native)" >&2; exit 2 ;;
 esac
 out=${out:-$top/build/obj-$cfg}
 [ -f "$tree/Makefile" ] || { echo "build-kernel.sh: no kernel tree at $tree (make tree)" >&2; exit 1; }
@@ -73,29 +81,32 @@ if [ "$(cat "$out/.cowlab-config" 2>/dev/null)" != "$want" ]; then
 	KCONFIG_CONFIG="$out/.config" "$tree/scripts/kconfig/merge_config.sh" -m -O "$out" \
 		"$out/.config" "${frags[@]}" >"$out/merge.log" 2>&1
 	"${mk[@]}" -s olddefconfig >/dev/null
-	# Every option a fragment asks for must have survived olddefconfig.
+	# Every option a fragment asks for must have survived olddefconfig
+	# (an option set twice: the later fragment's value).
 	bad=0
 	while IFS= read -r line; do
 		case "$line" in
 		CONFIG_*=n) opt=${line%%=*}; grep -q "^$opt=" "$out/.config" && { echo "$tag $opt: asked n, got $(grep "^$opt=" "$out/.config")" >&2; bad=1; } ;;
 		CONFIG_*) grep -qx "$line" "$out/.config" || { echo "$tag $line not set (dependency missing?)" >&2; bad=1; } ;;
 		esac
-	done < <(cat "${frags[@]}" | grep '^CONFIG_')
+	done < <(cat "${frags[@]}" | grep '^CONFIG_' | tac | awk -F= '!seen[$1]++' | tac)
 	[ $bad = 0 ] || { echo "$tag config fragment not honoured; see $out/merge.log" >&2; exit 1; }
 	echo "$want" >"$out/.cowlab-config"
 fi
 [ $config_only = 1 ] && { echo "$tag config ok: $out/.config"; exit 0; }
 
-echo "$tag building bzImage with -j$jobs ($cc) in ${out#"$top"/}"
+echo "$tag building $target with -j$jobs ($cc) in ${out#"$top"/}"
 start=$(date +%s)
-# progress counts the objects newer than the log (make -s from a parent make
-# silences kbuild's CC lines, so the log cannot be counted)
-"${mk[@]}" -j"$jobs" bzImage >"$out/build.log" 2>&1 &
+# progress counts the objects newer than a stamp made at the start (make -s
+# from a parent make silences kbuild's CC lines, so the log cannot be
+# counted; nor can its time, which moves whenever kbuild does print)
+: >"$out/.build-start"
+"${mk[@]}" -j"$jobs" "$target" >"$out/build.log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
 	for _ in $(seq 30); do kill -0 $pid 2>/dev/null && sleep 1; done
 	kill -0 $pid 2>/dev/null &&
-		echo "$tag $(find "$out" -name '*.o' -newer "$out/build.log" | wc -l) objects built, $(($(date +%s) - start))s"
+		echo "$tag $(find "$out" -name '*.o' -newer "$out/.build-start" | wc -l) objects built, $(($(date +%s) - start))s"
 done
 if ! wait $pid; then
 	echo "$tag FAILED after $(($(date +%s) - start))s; first errors (full log: $out/build.log):" >&2
@@ -103,4 +114,4 @@ if ! wait $pid; then
 	exit 1
 fi
 cp "$out/arch/x86/boot/bzImage" "$out/bzImage"
-echo "$tag done in $(($(date +%s) - start))s: ${out#"$top"/}/bzImage ($(make -s -C "$tree" kernelversion))"
+echo "$tag done in $(($(date +%s) - start))s: ${out#"$top"/}/bzImage$([ "$target" = bzImage ] || echo " and $target") ($(make -s -C "$tree" kernelversion))"

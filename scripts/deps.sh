@@ -8,6 +8,7 @@ PKGS=(
 	linux-source-6.12 quilt gcc make bc bison flex libelf-dev libssl-dev
 	cpio xz-utils busybox-static qemu-system-x86 ccache gnuplot-nox
 	libc6-dev perl python3 kmod rsync patch trinity stress-ng redis-server redis-tools
+	dpkg-dev fakeroot debhelper
 )
 
 usage() {

@@ -237,6 +237,21 @@ t "native-run.sh: --out missing, a bad --timeout: exit 2, says why, writes nothi
 rc3=$?
 # this machine runs no cowlab kernel (or the test is not root): refused, nothing changed
 t "native-run.sh on a kernel without vm.cow_precopy_max (or not root): exit 2, says why" bash -c "[ -e /proc/sys/vm/cow_precopy_max ] && [ \$(id -u) = 0 ] || { [ $rc3 = 2 ] && grep -q 'not a cowlab kernel\|must run as root' '$tmp/nr3' && [ ! -e '$tmp/nr-out' ]; }"
+# check-deb (make deb-check): a stand-in image package with a kernel, its
+# config missing one asked-for option and no modules: those checks fail
+mkdir -p "$tmp/debs/empty" "$tmp/pkg/DEBIAN" "$tmp/pkg/boot" "$tmp/pkg/lib/modules/6.12.0-cowlab"
+"$top/scripts/check-deb" "$tmp/debs/empty" >"$tmp/cd0" 2>&1
+t "check-deb without packages: exit 2, says make deb" bash -c "[ $? = 2 ] && grep -q 'no linux-image.*make deb' '$tmp/cd0'"
+printf 'Package: linux-image-6.12.0-cowlab\nVersion: 1\nArchitecture: amd64\nMaintainer: t <t@t>\nDescription: t\n' >"$tmp/pkg/DEBIAN/control"
+: >"$tmp/pkg/boot/vmlinuz-6.12.0-cowlab"
+: >"$tmp/pkg/boot/System.map-6.12.0-cowlab"
+: >"$tmp/pkg/lib/modules/6.12.0-cowlab/modules.order"
+grep -h '^CONFIG_' "$top/configs/native.config" "$top/configs/cowlab.config" | grep -v '^CONFIG_COW_ODF=' >"$tmp/pkg/boot/config-6.12.0-cowlab"
+dpkg-deb --build "$tmp/pkg" "$tmp/debs/linux-image-6.12.0-cowlab_1_amd64.deb" >/dev/null 2>&1
+"$top/scripts/check-deb" --no-boot "$tmp/debs" >"$tmp/cd1" 2>&1
+rc=$?
+t "check-deb: a package without modules, headers and one option fails those checks, exit 1" bash -c \
+	"[ $rc = 1 ] && grep -q '^ok 1 - .*one /boot/vmlinuz' '$tmp/cd1' && grep -q '^not ok .*NIC modules' '$tmp/cd1' && grep -q '^not ok .*packaged config.*CONFIG_COW_ODF=y (packaged: not set)' '$tmp/cd1' && grep -q '^not ok .*linux-headers' '$tmp/cd1' && grep -q 'SKIP --no-boot' '$tmp/cd1' && tail -n 1 '$tmp/cd1' | grep -qx '[0-9]* passed, [1-9][0-9]* failed'"
 "$st" --dry-run --part odf --no-build >"$tmp/dry4" 2>&1
 rc=$?
 # --no-build boots what build/ holds: refused, naming the file, when it is not there
