@@ -60,7 +60,9 @@ set -- $hp
 hp2=${1:-0} hp1g=${2:-0}
 case "$hp2$hp1g" in *[!0-9]*) echo "native-run.sh: --hugepages takes \"N2M N1G\"" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "native-run.sh: must run as root (it sets vm sysctls and mounts)" >&2; exit 2; }
-[ -e /proc/sys/vm/cow_precopy_max ] ||
+# COWLAB_NATIVE_ANY_KERNEL=1: skip this check (to try the runner itself on
+# another kernel; the plans' cowlab knobs are then missing)
+[ -e /proc/sys/vm/cow_precopy_max ] || [ "${COWLAB_NATIVE_ANY_KERNEL:-0}" = 1 ] ||
 	{ echo "native-run.sh: the running kernel ($(uname -r)) is not a cowlab kernel (no vm.cow_precopy_max): make deb, install, boot it" >&2; exit 2; }
 if [ -z "$root" ]; then
 	[ -f "$initrd" ] || { echo "native-run.sh: no initramfs $initrd (make initramfs)" >&2; exit 2; }
@@ -80,7 +82,14 @@ tmp=''
 cleanup() {
 	for m in $mounted; do umount -l "$m" 2>/dev/null; done
 	echo "$saved" | while IFS='=' read -r f v; do [ -n "$f" ] && echo "$v" >"$f" 2>/dev/null; done
-	[ -n "$tmp" ] && rm -rf "$tmp"
+	[ -n "$tmp" ] || return
+	# never rm -rf through a mount left behind: the root's /dev and /sys are
+	# the machine's own
+	if grep -q " $tmp/" /proc/mounts; then
+		echo "native-run.sh: mounts remain under $tmp (see /proc/mounts): not removing it" >&2
+	else
+		rm -rf "$tmp"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -93,8 +102,12 @@ if [ -z "$root" ]; then
 	(cd "$root" && gzip -dc "$initrd" | cpio -idm --quiet) || { echo "native-run.sh: cannot unpack $initrd" >&2; exit 2; }
 	mnt() { # TYPE-or-bind SOURCE DIR
 		mkdir -p "$root$3"
-		if [ "$1" = bind ]; then mount --rbind "$2" "$root$3"; else mount -t "$1" "$2" "$root$3"; fi &&
-			mounted="$root$3 $mounted"
+		if [ "$1" = bind ]; then
+			# rslave: unmounting the copy never reaches the machine's own mounts
+			mount --rbind "$2" "$root$3" && { mount --make-rslave "$root$3" 2>/dev/null || true; }
+		else
+			mount -t "$1" "$2" "$root$3"
+		fi && mounted="$root$3 $mounted"
 	}
 	mnt proc proc /proc
 	mnt bind /sys /sys
