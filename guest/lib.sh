@@ -5,13 +5,12 @@
 # output of every program run by run_prog is nested under it, indented by
 # four spaces, so each program is one KTAP subtest.
 # COWLAB_NATIVE=1 (scripts/native-run.sh: the plan on a real machine's
-# kernel): fd 3 is already the stream file, progress goes to stderr, not
+# kernel): fd 3 is already the stream file, progress goes to stderr (>&2), not
 # the console, and the end does not power anything off.
 
 KTAP_N=0
 KTAP_FAILED=0
 RESULTS=${COWLAB_RESULTS:-/tmp/results}
-if [ "${COWLAB_NATIVE:-0}" = 1 ]; then CONSOLE=/dev/stderr; else CONSOLE=/dev/console; fi
 
 ktap_open() {
 	if [ "${COWLAB_NATIVE:-0}" != 1 ]; then
@@ -31,7 +30,7 @@ ktap_result() {
 	skip) echo "ok $KTAP_N $2 # SKIP ${3:-}" >&3 ;;
 	*) echo "not ok $KTAP_N $2${3:+ # $3}" >&3; KTAP_FAILED=$((KTAP_FAILED + 1)) ;;
 	esac
-	echo "cowlab: [$KTAP_N] $1 $2" >$CONSOLE
+	if [ "${COWLAB_NATIVE:-0}" = 1 ]; then echo "cowlab: [$KTAP_N] $1 $2" >&2; else echo "cowlab: [$KTAP_N] $1 $2" >/dev/console; fi
 }
 
 ktap_diag() { echo "# $*" >&3; }

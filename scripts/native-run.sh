@@ -17,12 +17,16 @@ temporary root; /proc, /sys, /dev, debugfs, tracefs, hugetlbfs and tmpfs
 are mounted in it, and the plan runs there in a chroot with cowlab.KEY=VALUE
 as \$COWLAB_KEY, its KTAP stream in DIR/stream.txt. --root DIR runs in an
 unpacked root that already has them mounted (/ inside the guest).
-Every vm.cow_* sysctl and the 2 MiB and 1 GiB huge page pools are saved
-first and put back at the end (an error, Ctrl-C and SIGTERM too).
+Every vm.cow_* sysctl, the huge page pools, the THP settings and
+tracing_on are saved first and put back at the end (an error, Ctrl-C,
+SIGTERM and SIGHUP too; a pool that cannot be given back is warned about).
 --hugepages: the pools the plan wants (run-guest.sh reserves them at boot;
 default "128 2"). run-guest.sh's options for the virtual machine (--kernel,
 --mem, --smp, --accel, --cpu, --append, --quiet) are taken and ignored,
-so that study.sh passes the same arguments.
+so that study.sh passes the same arguments. The plan runs in its own mount,
+network and PID namespaces (unshare): its mounts, its servers and its
+processes stay its own. The huge page pools are raised, never shrunk; THP
+and tracing settings are put back too.
 Outputs in DIR: stream.txt; with bash, as on the host: result.ktap, the files
 the plan sent, verdict (scripts/stream-split.sh).
 Exit status: 0 pass, 1 the plan reported failures, 2 usage or refused,
@@ -71,20 +75,38 @@ mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
 rm -f "$out/stream.txt" "$out/result.ktap" "$out/verdict"
 
-# what the plan may change, to put back
+# what the plan may change, to put back: every vm.cow_* knob, the huge page
+# pools, the THP settings (global and per size), tracing
 hpdir=/sys/kernel/mm/hugepages
-saved=$(for f in /proc/sys/vm/cow_* $hpdir/hugepages-2048kB/nr_hugepages $hpdir/hugepages-1048576kB/nr_hugepages; do
-	[ -w "$f" ] && echo "$f=$(cat "$f")"
+thp=/sys/kernel/mm/transparent_hugepage
+saved=$(for f in /proc/sys/vm/cow_* "$hpdir"/hugepages-*/nr_hugepages $thp/enabled $thp/defrag \
+	"$thp"/hugepages-*/enabled /sys/kernel/tracing/tracing_on; do
+	[ -w "$f" ] || continue
+	v=$(cat "$f")
+	case "$f" in
+	$thp/*) v=$(echo "$v" | sed -n 's/.*\[\(.*\)\].*/\1/p') ;; # "always [madvise] never"
+	esac
+	echo "$f=$v"
 done)
-mounted=''
 tmp=''
+pid=''
 # shellcheck disable=SC2317
 cleanup() {
-	for m in $mounted; do umount -l "$m" 2>/dev/null; done
-	echo "$saved" | while IFS='=' read -r f v; do [ -n "$f" ] && echo "$v" >"$f" 2>/dev/null; done
+	# the plan's processes, daemons too, end with its PID namespace: KILL,
+	# since unshare waits out TERM and INT; --kill-child passes it on
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	echo "$saved" | while IFS='=' read -r f v; do
+		[ -n "$f" ] || continue
+		echo "$v" >"$f" 2>/dev/null
+		# a pool shrunk and raised again can come back smaller (fragmentation)
+		case "$f" in
+		*/nr_hugepages) [ "$(cat "$f")" = "$v" ] ||
+			echo "native-run.sh: WARNING: $f is $(cat "$f"), was $v: memory too fragmented to give it back" >&2 ;;
+		esac
+	done
 	[ -n "$tmp" ] || return
-	# never rm -rf through a mount left behind: the root's /dev and /sys are
-	# the machine's own
+	# the mounts lived in the plan's own mount namespace, gone with it;
+	# never rm -rf through one left behind all the same
 	if grep -q " $tmp/" /proc/mounts; then
 		echo "native-run.sh: mounts remain under $tmp (see /proc/mounts): not removing it" >&2
 	else
@@ -92,51 +114,89 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
+case "$initrd" in /*) ;; *) initrd=$(pwd)/$initrd ;; esac
+# mount, network and PID namespaces (CONFIG_NAMESPACES, NET_NS, PID_NS:
+# configs/native.config has them); without them only --root runs, in the
+# machine's own (the guest of make test, whose base config has none)
+ns="-m -n -p -f --propagation private"
+# shellcheck disable=SC2086
+if ! unshare $ns true 2>/dev/null; then
+	if [ -z "$root" ]; then
+		echo "native-run.sh: this kernel has no mount/network/PID namespaces (unshare $ns fails): the plan cannot be kept from the machine's own mounts, servers and processes" >&2
+		exit 2
+	fi
+	echo ">> native: no namespaces here: the plan runs in this system's own (--root $root)" >&2
+	ns=''
+fi
+fresh=0
 if [ -z "$root" ]; then
 	tmp=$(mktemp -d /tmp/cowlab-native.XXXXXX) || exit 2
 	root=$tmp/root
 	mkdir -p "$root"
 	echo ">> native: unpacking $initrd into $root"
 	(cd "$root" && gzip -dc "$initrd" | cpio -idm --quiet) || { echo "native-run.sh: cannot unpack $initrd" >&2; exit 2; }
-	mnt() { # TYPE-or-bind SOURCE DIR
-		mkdir -p "$root$3"
-		if [ "$1" = bind ]; then
-			# rslave: unmounting the copy never reaches the machine's own mounts
-			mount --rbind "$2" "$root$3" && { mount --make-rslave "$root$3" 2>/dev/null || true; }
-		else
-			mount -t "$1" "$2" "$root$3"
-		fi && mounted="$root$3 $mounted"
-	}
-	mnt proc proc /proc
-	mnt bind /sys /sys
-	mnt bind /dev /dev
-	mnt tmpfs tmpfs /tmp
-	mnt tmpfs tmpfs /run
-	mnt hugetlbfs none /dev/hugepages
-	mnt hugetlbfs none /mnt/huge
+	fresh=1
 fi
-echo "$hp2" >$hpdir/hugepages-2048kB/nr_hugepages 2>/dev/null
-[ -w $hpdir/hugepages-1048576kB/nr_hugepages ] && echo "$hp1g" >$hpdir/hugepages-1048576kB/nr_hugepages 2>/dev/null
+# the pools the plan wants: raised, never shrunk (a machine's pool shrunk
+# may not come back)
+for p in "2048kB $hp2" "1048576kB $hp1g"; do
+	# shellcheck disable=SC2086
+	set -- $p
+	f=$hpdir/hugepages-$1/nr_hugepages
+	[ -w "$f" ] && [ "$2" -gt "$(cat "$f")" ] && echo "$2" >"$f" 2>/dev/null
+done
 
 env=
+set -f
 for kv in $sets; do
 	k=$(echo "${kv%%=*}" | tr 'a-z.-' 'A-Z__')
 	env="$env COWLAB_$k=${kv#*=}"
 done
+set +f
 echo ">> native: plan=$plan kernel=$(uname -r) root=$root out=$out"
 start=$(date +%s)
-# the plan as /init runs it, fd 3 (the stream) on DIR/stream.txt
+# The plan as /init runs it, fd 3 (the stream) on DIR/stream.txt, in its
+# own mount, network and PID namespaces: its mounts never touch the
+# machine's, its servers (Redis on 127.0.0.1:6379) never meet the machine's,
+# and every process it leaves ends with it (after --timeout too). In the
+# background, so that a signal reaches the trap at once.
+# util-linux's --kill-child: when unshare ends (the timeout, a signal), the
+# namespace's first process and with it every process of the plan end too
+kc=''
+[ -n "$ns" ] && unshare --help 2>&1 | grep -q -- --kill-child && kc=--kill-child
+set -f
 # shellcheck disable=SC2086,SC2016
-timeout "$tmo" env COWLAB_NATIVE=1 COWLAB_RESULTS=/tmp/results-native COWLAB_PLAN="$plan" $env chroot "$root" /bin/sh -c '
-	export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-	. /lib/cowlab/lib.sh
-	ktap_open
-	if [ -f "/plans/$COWLAB_PLAN.sh" ]; then . "/plans/$COWLAB_PLAN.sh"
-	else ktap_bail "no plan $COWLAB_PLAN in this initramfs"; fi
-	ktap_close' 3>"$out/stream.txt"
+env COWLAB_NATIVE=1 COWLAB_RESULTS=/tmp/results-native COWLAB_PLAN="$plan" $env \
+	${ns:+unshare $ns $kc} /bin/sh -c '
+	root=$1
+	if [ "$2" = 1 ]; then
+		for d in proc sys dev tmp run dev/hugepages mnt/huge; do mkdir -p "$root/$d"; done
+		mount -t proc proc "$root/proc" && mount --rbind /sys "$root/sys" && mount --rbind /dev "$root/dev" &&
+			mount -t tmpfs tmpfs "$root/tmp" && mount -t tmpfs tmpfs "$root/run" &&
+			mount -t hugetlbfs none "$root/dev/hugepages" && mount -t hugetlbfs none "$root/mnt/huge" ||
+			{ echo "native-run.sh: mounts failed" >&2; exit 2; }
+	elif [ "$4" = ns ]; then
+		mount -t proc proc /proc
+	fi
+	chroot "$root" ip link set lo up 2>/dev/null
+	# the timeout inside: this shell (the namespace'"'"'s first process) outlives
+	# the plan, and when it returns every process the plan left ends with it
+	timeout "$3" chroot "$root" /bin/sh -c "
+		export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+		. /lib/cowlab/lib.sh
+		ktap_open
+		if [ -f \"/plans/\$COWLAB_PLAN.sh\" ]; then . \"/plans/\$COWLAB_PLAN.sh\"
+		else ktap_bail \"no plan \$COWLAB_PLAN in this initramfs\"; fi
+		ktap_close"' native-run "$root" "$fresh" "$tmo" "${ns:+ns}" 3>"$out/stream.txt" &
+set +f
+pid=$!
+wait "$pid"
 rc=$?
+pid=''
 secs=$(($(date +%s) - start))
 if command -v bash >/dev/null && [ -x "$top/scripts/stream-split.sh" ]; then
 	"$top/scripts/stream-split.sh" "$out/stream.txt" "$out"
@@ -144,6 +204,9 @@ fi
 verdict=$(sed -n 's/^@@cowlab-verdict //p' "$out/stream.txt" | tr -d '\r' | tail -n 1)
 nok=$(grep -c '^ok ' "$out/stream.txt")
 nnok=$(grep -c '^not ok ' "$out/stream.txt")
+# GNU timeout's 124 (137 after its kill), busybox timeout's 143 (its TERM):
+# the plan ran past --timeout, whatever it printed
+case "$rc" in 124 | 137 | 143) verdict=timeout ;; esac
 echo ">> native: plan=$plan verdict=${verdict:-none} ok=$nok not_ok=$nnok in ${secs}s (exit $rc)"
 case "$verdict" in
 pass) exit 0 ;;

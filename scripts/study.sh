@@ -115,6 +115,12 @@ for p in $(echo "$part" | tr , ' ') ''; do
 done
 case ",$part," in *,all,* | *,overhead,*) ;; *) vanilla=0 ;; esac
 runner=$([ $native = 1 ] && echo native-run.sh || echo run-guest.sh)
+# --native: refused now, not after the host anchors, where it cannot run
+if [ $native = 1 ] && [ $dry = 0 ]; then
+	[ "$(id -u)" = 0 ] || { echo "study.sh: --native must run as root" >&2; exit 2; }
+	[ -e /proc/sys/vm/cow_precopy_max ] ||
+		{ echo "study.sh: --native: the running kernel ($(uname -r)) is not a cowlab kernel (docs/native.md)" >&2; exit 2; }
+fi
 case "$accel" in tcg | icount | kvm) ;; *) echo "study.sh: --accel takes tcg, icount or kvm" >&2; exit 2 ;; esac
 cd "$top" || exit 1
 B=$top/build

@@ -119,6 +119,9 @@ def units(res):
     lo, hi = big[0], big[-1]
     pte = (fk[hi] - fk[lo]) / (hi - lo)
     small = sorted(p for p in fk if p * PAGE < 64 * MIB)
+    for name, v in (("trap", trap), ("alloc", a - trap), ("flush", b - trap), ("call", call), ("pte", pte)):
+        if v <= 0:
+            raise ModelError("the derived %s is %.0f ns: the anchors disagree (a noisy run? pool several)" % (name, v))
     return {"copy": copy, "zero": zero, "trap": trap, "alloc": a - trap, "flush": b - trap,
             "call": call, "window": w, "pte": pte, "f0": fk[lo] - lo * pte,
             "fork_fixed": fk[small[0]] if small else None, "fork_fit": (lo, hi)}
@@ -199,8 +202,11 @@ def precopy_rows(u, rows, base="off"):
         ref = groups.get((wl, base))
         if lb == base or not ref:
             continue
+        den = stats.median([precopy_time(u, r) for r in ref])
+        if not den or not any(r.get("vmstat") for r in g + ref):
+            continue  # no counts (a kernel without cowlab's vmstat): nothing to project
         emu = stats.median([r["wall_ns"] for r in g]) / stats.median([r["wall_ns"] for r in ref])
-        proj = stats.median([precopy_time(u, r) for r in g]) / stats.median([precopy_time(u, r) for r in ref])
+        proj = stats.median([precopy_time(u, r) for r in g]) / den
         out.append(("%s %s" % (wl[0], stats.size_name(wl[1])), lb, emu, proj,
                     stats.median([vm(r, "pgfault") for r in g])))
     return out
@@ -352,8 +358,8 @@ def build(results):
             p = os.path.join(results, part, name)
             parts.append(load.jsonl(p) if os.path.exists(p) else None)
         body, head = lines(res, parts[0], parts[1], run)
-    except load.InputError as e:
-        section.unreadable(sec, results, e)
+    except (load.InputError, KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        section.unreadable(sec, results, load.InputError("cost model: %s: %s" % (type(e).__name__, e)))
         return sec
     sec.lines = body
     sec.headlines["model"] = (head, TITLE)

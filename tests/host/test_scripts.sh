@@ -233,10 +233,26 @@ rc1=$?
 "$top/scripts/native-run.sh" --plan smoke --out "$tmp/nr-out" --timeout soon >"$tmp/nr2" 2>&1
 rc2=$?
 t "native-run.sh: --out missing, a bad --timeout: exit 2, says why, writes nothing" bash -c "[ $rc1 = 2 ] && [ $rc2 = 2 ] && grep -q 'needed' '$tmp/nr' && grep -q 'seconds' '$tmp/nr2' && [ ! -e '$tmp/nr-out' ]"
-"$top/scripts/native-run.sh" --plan smoke --out "$tmp/nr-out" >"$tmp/nr3" 2>&1
+# never a real run here: no initramfs (on a cowlab kernel as root it would
+# run the plan); refused, nothing written
+"$top/scripts/native-run.sh" --plan smoke --out "$tmp/nr-out" --initrd "$tmp/no-initramfs" >"$tmp/nr3" 2>&1
 rc3=$?
-# this machine runs no cowlab kernel (or the test is not root): refused, nothing changed
-t "native-run.sh on a kernel without vm.cow_precopy_max (or not root): exit 2, says why" bash -c "[ -e /proc/sys/vm/cow_precopy_max ] && [ \$(id -u) = 0 ] || { [ $rc3 = 2 ] && grep -q 'not a cowlab kernel\|must run as root' '$tmp/nr3' && [ ! -e '$tmp/nr-out' ]; }"
+t "native-run.sh: not root, not a cowlab kernel or no initramfs: exit 2, says why, writes nothing" bash -c "[ $rc3 = 2 ] && grep -q 'not a cowlab kernel\|must run as root\|no initramfs' '$tmp/nr3' && [ ! -e '$tmp/nr-out' ]"
+"$st" --native --part precopy >"$tmp/nr4" 2>&1
+rc4=$?
+t "study.sh --native on this kernel (not cowlab, or not root): exit 2 before anything runs" bash -c "[ -e /proc/sys/vm/cow_precopy_max ] && [ \$(id -u) = 0 ] || { [ $rc4 = 2 ] && grep -q 'not a cowlab kernel\|must run as root' '$tmp/nr4' && ! grep -q '^==' '$tmp/nr4'; }"
+# the runner's real-machine path (unpack, namespaces, mounts, restore) on
+# this kernel, when it can: root, namespaces, an initramfs. The plan's own
+# verdict depends on the machine (huge pages); the machine must be as before.
+if [ "$(id -u)" = 0 ] && unshare -m -n -p -f --propagation private true 2>/dev/null && [ -f "$top/build/initramfs.cpio.gz" ]; then
+	m0=$(wc -l </proc/mounts) hp0=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null)
+	COWLAB_NATIVE_ANY_KERNEL=1 "$top/scripts/native-run.sh" --plan smoke --out "$tmp/nr-host" --hugepages "8 0" --timeout 300 >"$tmp/nr5" 2>&1
+	rc5=$?
+	t "native-run.sh on this kernel (COWLAB_NATIVE_ANY_KERNEL=1): the smoke plan ran, mounts, pool and /tmp as before" bash -c \
+		"[ $rc5 -le 1 ] && grep -q '^ok 2 thp-sysfs' '$tmp/nr-host/result.ktap' && [ \$(wc -l </proc/mounts) = $m0 ] && [ \"\$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null)\" = '$hp0' ] && ! ls -d /tmp/cowlab-native.* 2>/dev/null"
+else
+	t "native-run.sh on this kernel # SKIP needs root, mount/network/PID namespaces and build/initramfs.cpio.gz" true
+fi
 # check-deb (make deb-check): a stand-in image package with a kernel, its
 # config missing one asked-for option and no modules: those checks fail
 mkdir -p "$tmp/debs/empty" "$tmp/pkg/DEBIAN" "$tmp/pkg/boot" "$tmp/pkg/lib/modules/6.12.0-cowlab"
