@@ -141,23 +141,27 @@ def validation(res, u):
     out = []
     cow = mean_op(res, "cow-4k")
     if cow:
-        out.append(("4K COW fault (cow-4k, mean a write)", cow, cow_fault(u), "trap+alloc+flush+copy"))
+        out.append(("4K COW fault (cow-4k, mean a write)", cow, cow_fault(u),
+                    "trap+alloc+flush+copy: the one check of the trap/alloc/flush split"))
     recs = res.get("cow-4k") or []
     tot = stats.median([r["fork_ns"] + r["wall_ns"] for r in recs if r.get("fork_ns") and r.get("wall_ns")])
     if tot and recs:
         n = recs[0].get("writes") or recs[0].get("pages")
         out.append(("fork-and-write %s (cow-4k: fork() + every page written)" % stats.size_name(recs[0]["size"]),
-                    tot, fork_pred(u, recs[0]["size"] // PAGE) + n * cow_fault(u), "f0 + N*pte + N*fault"))
+                    tot, fork_pred(u, recs[0]["size"] // PAGE) + n * cow_fault(u),
+                    "f0 + N*pte + N*fault (at 64M its fork part is the fitted fork-64m)"))
     fk = forks(res)
     lo, hi = u["fork_fit"]
     for p in sorted(fk):
         if lo < p < hi:
-            out.append(("fork() of %s" % stats.size_name(p * PAGE), fk[p], fork_pred(u, p), "f0 + N*pte"))
+            out.append(("fork() of %s" % stats.size_name(p * PAGE), fk[p], fork_pred(u, p),
+                        "f0 + N*pte: between the two fitted sizes"))
     pops = populates(res)
     for w in sorted(pops):
         if 1 < w < u["window"]:
             out.append(("MADV_POPULATE_WRITE, %d pages a call (a page)" % w, pops[w],
-                        u["call"] / w + u["alloc"] + u["flush"] + u["copy"], "call/w + alloc+flush+copy"))
+                        u["call"] / w + u["alloc"] + u["flush"] + u["copy"],
+                        "call/w + alloc+flush+copy: between w1 and the largest window"))
     return out
 
 
