@@ -39,7 +39,7 @@ variants, labelled as projections, beside the emulated ratios:
 
 import os
 
-from . import load, md, stats
+from . import host, load, md, precopy, section, stats
 from .stats import NA, fmt_ns
 
 TOLERANCE = 0.15
@@ -50,15 +50,6 @@ BLOCK = 16
 
 class ModelError(Exception):
     """The anchors lack what a unit needs."""
-
-
-def rep_rows(rows):
-    """{label: [the per-rep result records]} of anchors.jsonl's lines."""
-    out = {}
-    for r in rows:
-        if r.get("type") == "result" and "rep" in r and not r.get("skipped"):
-            out.setdefault(str(r.get("label")), []).append(r)
-    return out
 
 
 def mean_op(res, label):
@@ -74,7 +65,7 @@ def forks(res):
     """{pages: median fork() ns} of the fork anchors (fork, fork-64m, ...)."""
     out = {}
     for label, recs in res.items():
-        if label == "fork" or label.startswith("fork-"):
+        if host.is_fork(label):
             f = stats.median([r.get("fork_ns") for r in recs if r.get("fork_ns")])
             if f and recs[0].get("size"):
                 out[recs[0]["size"] // PAGE] = f
@@ -194,7 +185,6 @@ def precopy_time(u, r):
 def precopy_rows(u, rows, base="off"):
     """[(workload, setting, emulated ratio, projected ratio, faults)] of a
     precopy.jsonl at its main size (the largest group of rows)."""
-    from . import precopy
     rows = [r for r in rows if r.get("type") == "result" and "skipped" not in r and r.get("wall_ns")]
     if not rows:
         return []
@@ -286,7 +276,8 @@ def lines(res, precopy_jsonl=None, odf_jsonl=None, run=None):
     if run:
         L += ["Units measured on: %s, kernel %s." % (run.get("cpu") or NA, run.get("kernel") or NA), ""]
     L += unit_lines(u) + [""]
-    L += ["Validation (vanilla, on the same host; none of these was fitted):", ""]
+    L += ["Validation (vanilla, on the same host; each row says what it checks, and how independent "
+          "of the fit it is):", ""]
     L += md.table(["workload", "measured", "model", "error", "model terms"],
                   [[w, fmt_ns(m), fmt_ns(p), pct(error(m, p)), t] for w, m, p, t in val]) + [""]
     if not ok:
@@ -332,7 +323,7 @@ def load_host(path):
         f = os.path.join(d, "anchors.jsonl")
     runp = os.path.join(d, "run.json")
     run = load.read_json(runp) if os.path.exists(runp) else None
-    return rep_rows(load.jsonl(f)), run if isinstance(run, dict) else None
+    return host.results_of(load.jsonl(f)), run if isinstance(run, dict) else None
 
 
 # ---- the report's section ---------------------------------------------------
@@ -348,7 +339,6 @@ INTRO = ("Unit costs from the host anchors (this machine's CPU, host kernel), va
 def build(results):
     """The cost model's section of a results directory (host/ for the
     units; precopy/ and odf/ for the counts), or None without host/."""
-    from . import section
     hdir = os.path.join(results, "host")
     if not os.path.exists(os.path.join(hdir, "anchors.jsonl")):
         return None

@@ -26,7 +26,7 @@ REPORT = os.path.join(TOP, "scripts", "report")
 PY = "/usr/bin/python3"
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(TOP, "scripts"))
-from cowreport import dmesg, load, model, overhead, stats  # noqa: E402
+from cowreport import dmesg, host, load, model, overhead, stats  # noqa: E402
 from cowreport.md import slug  # noqa: E402
 
 tests = []
@@ -722,7 +722,7 @@ def model_anchors(cow_scale=1.0):
 
 
 def model_res(cow_scale=1.0):
-    return model.rep_rows(model_anchors(cow_scale))
+    return host.results_of(model_anchors(cow_scale))
 
 
 @test
